@@ -1,0 +1,366 @@
+package schemas
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+)
+
+// Value is implemented by every topic value type.
+type Value interface {
+	// SchemaName is the value's schema, e.g. SchemaPrice.
+	SchemaName() string
+	// Validate reports the first problem that makes the value unusable, as
+	// a *ValidationError.
+	Validate() error
+}
+
+// ValidationError says why a value was rejected. Reason is one of
+// ReasonMalformed, ReasonInvalid or ReasonOutOfRange, so that a dead letter
+// can be classified without matching strings.
+type ValidationError struct {
+	Schema string
+	Field  string
+	Reason string
+	Msg    string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("schemas: %s: %s: %s", e.Schema, e.Field, e.Msg)
+}
+
+// ReasonOf returns the dead-letter reason for an error from Decode or
+// Validate: the ValidationError's reason, or ReasonMalformed.
+func ReasonOf(err error) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return ReasonMalformed
+}
+
+// Header is one record header.
+type Header struct {
+	Key   string
+	Value string
+}
+
+// Headers returns the headers every wattcast record carries: schema, schema
+// version, producer and content type.
+func Headers(schema, producer string) []Header {
+	return []Header{
+		{HeaderSchema, schema},
+		{HeaderSchemaVersion, SchemaVersion},
+		{HeaderProducer, producer},
+		{HeaderContentType, "application/json"},
+	}
+}
+
+// Encode validates v and returns its JSON encoding. Writers never publish a
+// value their own readers would dead-letter.
+func Encode(v Value) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode %s: %w", v.SchemaName(), err)
+	}
+	return b, nil
+}
+
+// Decode parses b into v and validates it. Unknown fields are ignored so
+// that a v1 reader accepts v1 values with fields added later (see
+// docs/topics.md on schema evolution).
+func Decode(b []byte, v Value) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return &ValidationError{Schema: v.SchemaName(), Field: "(value)", Reason: ReasonMalformed,
+			Msg: "not a valid JSON " + v.SchemaName() + ": " + err.Error()}
+	}
+	return v.Validate()
+}
+
+// Plausible bounds. They catch unit mistakes and corrupt values, not real
+// extremes: the EU harmonised day-ahead limits are -500 and +4000 EUR/MWh and
+// real prices have touched both; 50 000 leaves room for any unit we accept.
+const (
+	MinPrice      = -5000.0
+	MaxPrice      = 50000.0
+	maxAbsWeather = 1e7
+)
+
+var regionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
+
+var units = map[string]bool{"EUR/MWh": true, "c/kWh": true, "p/kWh": true, "GBP/MWh": true}
+
+type checker struct {
+	schema string
+	err    error
+}
+
+func (c *checker) fail(field, reason, format string, args ...any) {
+	if c.err == nil {
+		c.err = &ValidationError{Schema: c.schema, Field: field, Reason: reason, Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (c *checker) region(field, v string) {
+	if !regionRE.MatchString(v) {
+		c.fail(field, ReasonInvalid, "%q is not a region id (1-32 of A-Z a-z 0-9 _ . -)", v)
+	}
+}
+
+func (c *checker) nonEmpty(field, v string) {
+	if v == "" {
+		c.fail(field, ReasonInvalid, "is required")
+	}
+}
+
+func (c *checker) time(field string, t time.Time) {
+	if t.IsZero() {
+		c.fail(field, ReasonInvalid, "is required")
+		return
+	}
+	if t.Year() < 1990 || t.Year() > 2200 {
+		c.fail(field, ReasonOutOfRange, "%s is outside 1990..2200", t.Format(time.RFC3339))
+	}
+}
+
+func (c *checker) finite(field string, v float64, lo, hi float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		c.fail(field, ReasonOutOfRange, "is not a finite number")
+		return
+	}
+	if v < lo || v > hi {
+		c.fail(field, ReasonOutOfRange, "%g is outside the plausible range [%g, %g]", v, lo, hi)
+	}
+}
+
+func (c *checker) values(field string, m map[string]float64) {
+	if len(m) == 0 {
+		c.fail(field, ReasonInvalid, "needs at least one value")
+	}
+	for k, v := range m {
+		if k == "" {
+			c.fail(field, ReasonInvalid, "has an empty variable name")
+		}
+		c.finite(field+"."+k, v, -maxAbsWeather, maxAbsWeather)
+	}
+}
+
+func (c *checker) hourAligned(field string, t time.Time) {
+	if !t.Equal(t.Truncate(time.Hour)) {
+		c.fail(field, ReasonInvalid, "%s is not the start of an hour", t.Format(time.RFC3339))
+	}
+}
+
+// SchemaName implements Value.
+func (*Price) SchemaName() string { return SchemaPrice }
+
+// Validate implements Value.
+func (p *Price) Validate() error {
+	c := &checker{schema: SchemaPrice}
+	c.region("region", p.Region)
+	c.nonEmpty("market", p.Market)
+	c.nonEmpty("source", p.Source)
+	c.time("start", p.Start)
+	c.time("end", p.End)
+	c.time("published_at", p.PublishedAt)
+	if c.err == nil {
+		switch d := p.End.Sub(p.Start); d {
+		case 15 * time.Minute, 30 * time.Minute, time.Hour:
+		default:
+			c.fail("end", ReasonInvalid, "period %s..%s is %s long; want 15m, 30m or 1h",
+				p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339), d)
+		}
+		if !p.Start.Equal(p.Start.Truncate(15 * time.Minute)) {
+			c.fail("start", ReasonInvalid, "%s is not on a quarter hour", p.Start.Format(time.RFC3339))
+		}
+	}
+	c.finite("value", p.Value, MinPrice, MaxPrice)
+	if p.ValueExVAT != nil {
+		c.finite("value_ex_vat", *p.ValueExVAT, MinPrice, MaxPrice)
+	}
+	if !units[p.Unit] {
+		c.fail("unit", ReasonInvalid, "%q is not one of EUR/MWh, c/kWh, p/kWh, GBP/MWh", p.Unit)
+	}
+	c.nonEmpty("currency", p.Currency)
+	return c.err
+}
+
+// SchemaName implements Value.
+func (*WeatherObservation) SchemaName() string { return SchemaWeatherObservation }
+
+// Validate implements Value.
+func (w *WeatherObservation) Validate() error {
+	c := &checker{schema: SchemaWeatherObservation}
+	c.region("region", w.Region)
+	c.nonEmpty("location", w.Location)
+	c.nonEmpty("source", w.Source)
+	c.time("time", w.Time)
+	c.time("available_at", w.AvailableAt)
+	if c.err == nil {
+		c.hourAligned("time", w.Time)
+		if w.AvailableAt.Before(w.Time) {
+			c.fail("available_at", ReasonInvalid, "%s is before the observed hour %s",
+				w.AvailableAt.Format(time.RFC3339), w.Time.Format(time.RFC3339))
+		}
+	}
+	c.latLon(w.Latitude, w.Longitude)
+	c.values("values", w.Values)
+	return c.err
+}
+
+func (c *checker) latLon(lat, lon *float64) {
+	if lat != nil {
+		c.finite("latitude", *lat, -90, 90)
+	}
+	if lon != nil {
+		c.finite("longitude", *lon, -180, 180)
+	}
+}
+
+// SchemaName implements Value.
+func (*WeatherForecast) SchemaName() string { return SchemaWeatherForecast }
+
+// Validate implements Value.
+func (w *WeatherForecast) Validate() error {
+	c := &checker{schema: SchemaWeatherForecast}
+	c.region("region", w.Region)
+	c.nonEmpty("location", w.Location)
+	c.nonEmpty("source", w.Source)
+	c.time("time", w.Time)
+	c.time("issued_at", w.IssuedAt)
+	if c.err == nil {
+		c.hourAligned("time", w.Time)
+		if want := LeadHours(w.IssuedAt, w.Time); w.LeadHours != want {
+			c.fail("lead_hours", ReasonInvalid, "is %d but time - issued_at is %d hours", w.LeadHours, want)
+		}
+	}
+	c.latLon(w.Latitude, w.Longitude)
+	c.values("values", w.Values)
+	return c.err
+}
+
+// LeadHours is the whole number of hours from issued to target, rounded
+// towards minus infinity so that an hour already begun has a negative lead.
+func LeadHours(issued, target time.Time) int {
+	return int(math.Floor(target.Sub(issued).Hours()))
+}
+
+// SchemaName implements Value.
+func (*FeatureRow) SchemaName() string { return SchemaFeatureRow }
+
+// Validate implements Value.
+func (f *FeatureRow) Validate() error {
+	c := &checker{schema: SchemaFeatureRow}
+	c.region("region", f.Region)
+	c.nonEmpty("market", f.Market)
+	c.time("hour", f.Hour)
+	c.time("issue_time", f.IssueTime)
+	if c.err == nil {
+		c.hourAligned("hour", f.Hour)
+		if !f.IssueTime.Before(f.Hour) {
+			c.fail("issue_time", ReasonInvalid, "%s is not before the hour %s",
+				f.IssueTime.Format(time.RFC3339), f.Hour.Format(time.RFC3339))
+		}
+	}
+	if f.Final != (f.Price != nil) {
+		c.fail("price", ReasonInvalid, "must be set exactly when final is true")
+	}
+	if f.Price != nil {
+		c.finite("price", *f.Price, MinPrice, MaxPrice)
+	}
+	return c.err
+}
+
+// SchemaName implements Value.
+func (*Forecast) SchemaName() string { return SchemaForecast }
+
+// Validate implements Value.
+func (f *Forecast) Validate() error {
+	c := &checker{schema: SchemaForecast}
+	c.nonEmpty("forecast_id", f.ForecastID)
+	c.region("region", f.Region)
+	c.nonEmpty("model_id", f.ModelID)
+	c.nonEmpty("model_version", f.ModelVersion)
+	c.role(f.Role)
+	c.time("issue_time", f.IssueTime)
+	if len(f.Points) == 0 {
+		c.fail("points", ReasonInvalid, "needs at least one point")
+	}
+	for i, p := range f.Points {
+		c.finite(fmt.Sprintf("points[%d].value", i), p.Value, MinPrice, MaxPrice)
+		if !p.Hour.After(f.IssueTime) {
+			c.fail(fmt.Sprintf("points[%d].hour", i), ReasonInvalid, "is not after issue_time")
+		}
+		for j, q := range p.Quantiles {
+			if q.Q <= 0 || q.Q >= 1 {
+				c.fail(fmt.Sprintf("points[%d].quantiles[%d].q", i, j), ReasonInvalid, "%g is not in (0, 1)", q.Q)
+			}
+		}
+	}
+	return c.err
+}
+
+func (c *checker) role(r string) {
+	if r != RoleChampion && r != RoleChallenger {
+		c.fail("role", ReasonInvalid, "%q is not champion or challenger", r)
+	}
+}
+
+// SchemaName implements Value.
+func (*ForecastError) SchemaName() string { return SchemaForecastError }
+
+// Validate implements Value.
+func (e *ForecastError) Validate() error {
+	c := &checker{schema: SchemaForecastError}
+	c.nonEmpty("forecast_id", e.ForecastID)
+	c.region("region", e.Region)
+	c.nonEmpty("model_id", e.ModelID)
+	c.role(e.Role)
+	c.time("hour", e.Hour)
+	c.finite("forecast", e.Forecast, MinPrice, MaxPrice)
+	c.finite("actual", e.Actual, MinPrice, MaxPrice)
+	if math.Abs(e.Error-(e.Forecast-e.Actual)) > 1e-9*math.Max(1, math.Abs(e.Actual)) ||
+		math.Abs(e.AbsError-math.Abs(e.Error)) > 1e-12 {
+		c.fail("error", ReasonInvalid, "error must be forecast - actual and abs_error its absolute value")
+	}
+	return c.err
+}
+
+// SchemaName implements Value.
+func (*ModelEvent) SchemaName() string { return SchemaModelEvent }
+
+// Validate implements Value.
+func (e *ModelEvent) Validate() error {
+	c := &checker{schema: SchemaModelEvent}
+	c.nonEmpty("event_id", e.EventID)
+	c.time("time", e.Time)
+	switch e.Type {
+	case EventRegistered, EventStageChanged, EventPromoted, EventPromotionDenied, EventRolledBack, EventRetrainRequested:
+	default:
+		c.fail("type", ReasonInvalid, "%q is not a known event type", e.Type)
+	}
+	c.nonEmpty("model_id", e.ModelID)
+	return c.err
+}
+
+// SchemaName implements Value.
+func (*DeadLetter) SchemaName() string { return SchemaDeadLetter }
+
+// Validate implements Value.
+func (d *DeadLetter) Validate() error {
+	c := &checker{schema: SchemaDeadLetter}
+	c.nonEmpty("topic", d.Topic)
+	c.nonEmpty("reason", d.Reason)
+	c.nonEmpty("stage", d.Stage)
+	c.time("time", d.Time)
+	if d.ValueEncoding != "text" && d.ValueEncoding != "base64" {
+		c.fail("value_encoding", ReasonInvalid, "%q is not text or base64", d.ValueEncoding)
+	}
+	return c.err
+}

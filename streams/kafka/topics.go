@@ -1,0 +1,63 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/schemas"
+)
+
+// EnsureTopics creates every topic in specs that does not exist yet, with
+// its partitions, retention and cleanup policy. Existing topics are left as
+// they are (their partition count is checked: co-partitioned inputs must
+// agree). replication is the replication factor; -1 uses the broker default.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []schemas.TopicSpec, replication int16) error {
+	adm := kadm.NewClient(cl)
+	for _, s := range specs {
+		cfg := map[string]*string{}
+		ret := "-1"
+		if s.Retention > 0 {
+			ret = strconv.FormatInt(s.Retention.Milliseconds(), 10)
+		}
+		cfg["retention.ms"] = &ret
+		if s.Compacted {
+			c := "compact"
+			cfg["cleanup.policy"] = &c
+		}
+		resp, err := adm.CreateTopic(ctx, s.Partitions, replication, cfg, s.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", s.Name, err)
+		}
+	}
+	details, err := adm.ListTopics(ctx, names(specs)...)
+	if err != nil {
+		return fmt.Errorf("kafka: describe topics: %w", err)
+	}
+	for _, s := range specs {
+		d, ok := details[s.Name]
+		if !ok || d.Err != nil {
+			return fmt.Errorf("kafka: topic %s is not available after creation: %v", s.Name, d.Err)
+		}
+		if got := int32(len(d.Partitions)); s.Partitions > 0 && got != s.Partitions && s.Schema != "" && s.Key == "region" {
+			return fmt.Errorf("kafka: topic %s has %d partitions, want %d: region-keyed topics must have the same partition count so that a region's prices, weather and features share a partition number", s.Name, got, s.Partitions)
+		}
+	}
+	return nil
+}
+
+func names(specs []schemas.TopicSpec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out
+}
