@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+)
+
+// command is one subcommand. Each lives in its own file, cmd_<name>.go, and
+// is listed in commands() in main.go.
+type command struct {
+	name    string
+	summary string
+	// usage is printed under "Usage:" by --help, e.g. "wattcast train [flags]".
+	usage string
+	// setup registers the subcommand's flags on fs and returns the function
+	// that runs it once flags (and their WATTCAST_* variables) are parsed.
+	setup func(fs *flag.FlagSet, g *globals) func(ctx *runContext) error
+}
+
+// runContext is what a subcommand's run function gets.
+type runContext struct {
+	context.Context
+	log  *slog.Logger
+	out  io.Writer // progress and summaries for humans (stderr)
+	args []string  // positional arguments left after the flags
+}
+
+// envName is the environment variable bound to a flag: WATTCAST_ followed by
+// the flag name in upper case with dashes as underscores. --brokers is the
+// exception: WATTCAST_KAFKA_BROKERS, the name the rest of the Kafka world
+// recognises.
+func envName(flagName string) string {
+	if flagName == "brokers" {
+		return "WATTCAST_KAFKA_BROKERS"
+	}
+	return "WATTCAST_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from its environment variable. Command-line flags win.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// usageFunc prints a subcommand's help: its summary, usage line and every
+// flag with its environment variable and default.
+func usageFunc(fs *flag.FlagSet, c *command) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nUsage:\n  %s\n\nFlags (each can also be set by the environment variable shown):\n", c.summary, c.usage)
+		var fl []*flag.Flag
+		fs.VisitAll(func(f *flag.Flag) { fl = append(fl, f) })
+		sort.Slice(fl, func(i, j int) bool { return fl[i].Name < fl[j].Name })
+		for _, f := range fl {
+			def := ""
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		}
+	}
+}
+
+// listFlag is a comma-separated list flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// durationOrDays parses "14d" as well as Go durations.
+func parseDurationDays(s string) (time.Duration, error) {
+	if strings.HasSuffix(s, "d") {
+		var n int
+		if _, err := fmt.Sscanf(s, "%dd", &n); err == nil {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+func newLogger(w io.Writer, level string, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

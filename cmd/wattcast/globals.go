@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+// globals are the settings every subcommand shares.
+type globals struct {
+	brokers     listFlag
+	topicPrefix string
+	partitions  int
+	lakeURL     string
+	registryURL string
+	s3Endpoint  string
+	s3PathStyle bool
+	awsRegion   string
+	kafkaTLS    bool
+	kafkaSASL   string
+	logLevel    string
+	logFormat   string
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.Var(&g.brokers, "brokers", "Kafka seed brokers, host:port, comma separated")
+	fs.StringVar(&g.topicPrefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of every topic name")
+	fs.IntVar(&g.partitions, "partitions", 3, "partitions of the region-keyed topics, when wattcast creates them")
+	fs.StringVar(&g.lakeURL, "lake", "file://.wattcast/lake", "the Parquet lake: file://DIR or s3://BUCKET/PREFIX")
+	fs.StringVar(&g.registryURL, "registry", "", "the model registry: file://DIR or s3://BUCKET/PREFIX (default: <lake>/../registry)")
+	fs.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for an S3-compatible server, e.g. http://127.0.0.1:7070 (default: AWS)")
+	fs.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (needed by most S3-compatible servers)")
+	fs.StringVar(&g.awsRegion, "aws-region", "", "AWS region (default: the SDK's default chain, AWS_REGION)")
+	fs.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka with TLS (MSK)")
+	fs.StringVar(&g.kafkaSASL, "kafka-sasl", "", "Kafka SASL mechanism: \"\" (none) or aws-msk-iam")
+	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func (g *globals) topics() schemas.TopicSet { return schemas.NewTopicSet(g.topicPrefix) }
+
+// kafkaConfig returns the Kafka client configuration, failing with a hint
+// when no broker is configured.
+func (g *globals) kafkaConfig(log *slog.Logger, clientID string) (kafka.Config, error) {
+	if len(g.brokers) == 0 {
+		return kafka.Config{}, fmt.Errorf("%w, or start a local one with `wattcast broker`", kafka.ErrNoBrokers)
+	}
+	if g.kafkaSASL != "" {
+		return kafka.Config{}, fmt.Errorf("--kafka-sasl %q is not supported by this build", g.kafkaSASL)
+	}
+	return kafka.Config{Brokers: g.brokers, ClientID: clientID, TLS: g.kafkaTLS, Logger: log}, nil
+}
