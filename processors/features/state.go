@@ -1,0 +1,146 @@
+package features
+
+import (
+	"slices"
+	"sort"
+)
+
+// The state of one region, as stored in the changelog. Times are Unix
+// seconds; hours are the Unix seconds of the hour's start.
+type regionState struct {
+	Region string `json:"region"`
+	Market string `json:"market"`
+	Unit   string `json:"unit"`
+	// Prices: hour -> sub-period start -> versions sorted by publication.
+	Prices map[int64]map[int64][]version `json:"prices"`
+	// Obs: hour -> location -> versions sorted by availability.
+	Obs map[int64]map[string][]valuesAt `json:"obs"`
+	// Fcs: valid hour -> location -> forecasts sorted by issue time.
+	Fcs map[int64]map[string][]valuesAt `json:"fcs"`
+	// FirstHour is the first hour with a price; emission starts there.
+	FirstHour int64 `json:"first_hour"`
+	// ReadyThrough is the local midnight (Unix) of the last day whose
+	// ready rows are done; FinalThrough the last hour whose final row is.
+	ReadyThrough int64 `json:"ready_through"`
+	FinalThrough int64 `json:"final_through"`
+}
+
+// version is one published value of a price.
+type version struct {
+	At int64   `json:"at"`
+	V  float64 `json:"v"`
+}
+
+// valuesAt is a set of variable values known from time At (an
+// observation's availability or a forecast's issue time).
+type valuesAt struct {
+	At int64              `json:"at"`
+	V  map[string]float64 `json:"v"`
+}
+
+func newRegionState(region string) *regionState {
+	return &regionState{
+		Region: region,
+		Prices: map[int64]map[int64][]version{},
+		Obs:    map[int64]map[string][]valuesAt{},
+		Fcs:    map[int64]map[string][]valuesAt{},
+	}
+}
+
+// addVersion inserts v keeping order by At; a version with the same At
+// replaces the old one (a re-delivery), and it reports whether anything
+// changed.
+func addVersion(vs []version, v version) ([]version, bool) {
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].At >= v.At })
+	if i < len(vs) && vs[i].At == v.At {
+		if vs[i].V == v.V {
+			return vs, false
+		}
+		vs[i] = v
+		return vs, true
+	}
+	return slices.Insert(vs, i, v), true
+}
+
+func addValues(vs []valuesAt, v valuesAt) []valuesAt {
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].At >= v.At })
+	if i < len(vs) && vs[i].At == v.At {
+		vs[i] = v
+		return vs
+	}
+	return slices.Insert(vs, i, v)
+}
+
+// latestVersion returns the last version known at asOf.
+func latestVersion(vs []version, asOf int64) (float64, bool) {
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].At > asOf })
+	if i == 0 {
+		return 0, false
+	}
+	return vs[i-1].V, true
+}
+
+// latestValues returns the last values known at asOf.
+func latestValues(vs []valuesAt, asOf int64) (valuesAt, bool) {
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].At > asOf })
+	if i == 0 {
+		return valuesAt{}, false
+	}
+	return vs[i-1], true
+}
+
+// price returns the hour's mean price as known at asOf and the number of
+// sub-periods it averages.
+func (s *regionState) price(hour, asOf int64) (float64, int, bool) {
+	subs := s.Prices[hour]
+	var sum float64
+	n := 0
+	for _, vs := range subs {
+		if v, ok := latestVersion(vs, asOf); ok {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	return sum / float64(n), n, true
+}
+
+// prune forgets everything about hours before cutoff, and forecasts that can
+// no longer be chosen: once the issue time of an hour's day is settled (no
+// input known before it can still arrive), only the latest forecast issued
+// by then and those issued later can still be used.
+func (s *regionState) prune(cutoff int64, settled func(hour int64) (issue int64, ok bool)) (changed bool) {
+	for h := range s.Prices {
+		if h < cutoff {
+			delete(s.Prices, h)
+			changed = true
+		}
+	}
+	for h := range s.Obs {
+		if h < cutoff {
+			delete(s.Obs, h)
+			changed = true
+		}
+	}
+	for h, locs := range s.Fcs {
+		if h < cutoff {
+			delete(s.Fcs, h)
+			changed = true
+			continue
+		}
+		iss, ok := settled(h)
+		if !ok {
+			continue
+		}
+		for loc, vs := range locs {
+			i := sort.Search(len(vs), func(i int) bool { return vs[i].At > iss })
+			if i > 1 {
+				locs[loc] = slices.Clone(vs[i-1:])
+				changed = true
+			}
+		}
+	}
+	return changed
+}

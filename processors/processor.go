@@ -1,0 +1,217 @@
+// Package processors turns the price and weather streams into hourly
+// feature rows (the Processor, on the exactly-once runner) and copies the
+// streams into the Parquet lake (subpackage lakesink). The feature logic
+// itself is in subpackage features and has no Kafka in it.
+package processors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/runner"
+)
+
+// DefaultGroup is the feature processor's consumer group.
+const DefaultGroup = "wattcast-processor"
+
+// Config configures a Processor.
+type Config struct {
+	Kafka    kafka.Config
+	Topics   schemas.TopicSet
+	Features features.Config
+	// Group is the consumer group, default DefaultGroup. The state
+	// changelog topic is derived from the topic prefix.
+	Group    string
+	Producer string
+	Logger   *slog.Logger
+	// StopAtEnd stops once the inputs present at start are processed.
+	StopAtEnd bool
+	// MaxPollRecords bounds the records per transaction (runner default
+	// when 0).
+	MaxPollRecords int
+}
+
+// Processor is the feature processor. Create it with New and call Run once.
+type Processor struct {
+	cfg Config
+	r   *runner.Runner
+}
+
+// ChangelogTopic is the processor's state changelog for a topic set.
+func ChangelogTopic(t schemas.TopicSet) string { return t.Internal("processor", "changelog") }
+
+// New checks cfg and returns a processor. It does not connect.
+func New(cfg Config) (*Processor, error) {
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Fail on a bad configuration now, not on the first record.
+	if _, err := features.NewEngine(cfg.Features); err != nil {
+		return nil, err
+	}
+	p := &Processor{cfg: cfg}
+	r, err := runner.New(runner.Config{
+		Kafka:          cfg.Kafka,
+		Group:          cfg.Group,
+		Inputs:         []string{cfg.Topics.Prices, cfg.Topics.WeatherObserved, cfg.Topics.WeatherForecast},
+		Changelog:      ChangelogTopic(cfg.Topics),
+		DeadLetters:    cfg.Topics.DeadLetters,
+		Stage:          "processor",
+		Producer:       cfg.Producer,
+		NewTask:        p.newTask,
+		StopAtEnd:      cfg.StopAtEnd,
+		MaxPollRecords: cfg.MaxPollRecords,
+		Logger:         cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.r = r
+	return p, nil
+}
+
+// Run processes until ctx is done (or, with StopAtEnd, the inputs are
+// processed).
+func (p *Processor) Run(ctx context.Context) error { return p.r.Run(ctx) }
+
+// Stats returns the processor's counters.
+func (p *Processor) Stats() runner.Stats { return p.r.Stats() }
+
+// Topics returns the specs of the topics the processor needs, including its
+// changelog, for kafka.EnsureTopics.
+func Topics(t schemas.TopicSet, partitions int32) []schemas.TopicSpec {
+	specs := t.Specs(partitions, 0)
+	return append(specs, schemas.TopicSpec{Name: ChangelogTopic(t), Partitions: partitions, Retention: -1, Compacted: true,
+		Key: "region", Description: "feature processor state per region (compacted)"})
+}
+
+func (p *Processor) newTask(partition int32) (runner.Task, error) {
+	e, err := features.NewEngine(p.cfg.Features)
+	if err != nil {
+		return nil, err
+	}
+	return &task{cfg: &p.cfg, e: e, partition: partition}, nil
+}
+
+type task struct {
+	cfg       *Config
+	e         *features.Engine
+	partition int32
+}
+
+func (t *task) Restore(key string, value []byte) error { return t.e.Restore(key, value) }
+
+func (t *task) Changes() ([]runner.KV, error) {
+	kvs, err := t.e.Changes()
+	out := make([]runner.KV, len(kvs))
+	for i, kv := range kvs {
+		out[i] = runner.KV{Key: kv.Key, Value: kv.Value}
+	}
+	return out, err
+}
+
+func (t *task) Process(_ context.Context, recs []*kgo.Record, lag runner.Lag, out *runner.Output) error {
+	tp := t.cfg.Topics
+	for _, rec := range recs {
+		var err error
+		switch rec.Topic {
+		case tp.Prices:
+			var v schemas.Price
+			if err = schemas.Decode(rec.Value, &v); err == nil {
+				err = checkKey(rec, v.Region)
+			}
+			if err == nil {
+				err = t.e.AddPrice(&v)
+			}
+		case tp.WeatherObserved:
+			var v schemas.WeatherObservation
+			if err = schemas.Decode(rec.Value, &v); err == nil {
+				err = checkKey(rec, v.Region)
+			}
+			if err == nil {
+				err = t.e.AddObservation(&v)
+			}
+		case tp.WeatherForecast:
+			var v schemas.WeatherForecast
+			if err = schemas.Decode(rec.Value, &v); err == nil {
+				err = checkKey(rec, v.Region)
+			}
+			if err == nil {
+				err = t.e.AddForecast(&v)
+			}
+		default:
+			err = fmt.Errorf("processors: unexpected topic %s", rec.Topic)
+		}
+		if err != nil {
+			out.DeadLetter(rec, reasonOf(err), err)
+		}
+	}
+	rows := t.e.Advance(t.clock(lag))
+	for i := range rows {
+		r, err := kafka.NewRecord(tp.Features, rows[i].Region, &rows[i], t.cfg.Producer)
+		if err != nil {
+			return fmt.Errorf("processors: encode feature row %s %s: %w", rows[i].Region, rows[i].Hour.Format(time.RFC3339), err)
+		}
+		out.Emit(r)
+	}
+	return nil
+}
+
+// clock is the partition's event-time clock: the smallest watermark among
+// inputs that still have unread data, or the largest when none has. An input
+// that is catching up holds the clock back; an input with nothing new (a
+// region without weather) does not.
+func (t *task) clock(lag runner.Lag) time.Time {
+	tp := t.cfg.Topics
+	kinds := []struct {
+		topic string
+		k     features.Kind
+	}{{tp.Prices, features.KindPrice}, {tp.WeatherObserved, features.KindObservation}, {tp.WeatherForecast, features.KindForecast}}
+	var lo, hi time.Time
+	behind := false
+	for _, x := range kinds {
+		wm := t.e.Watermark(x.k)
+		if lag[x.topic] {
+			if !behind || wm.Before(lo) {
+				lo = wm
+			}
+			behind = true
+		}
+		if wm.After(hi) {
+			hi = wm
+		}
+	}
+	if behind {
+		return lo
+	}
+	return hi
+}
+
+// checkKey rejects a record keyed by another region: it would sit on the
+// wrong partition, away from the rest of its region's state.
+func checkKey(rec *kgo.Record, region string) error {
+	if string(rec.Key) != region {
+		return &schemas.ValidationError{Schema: "record", Field: "key", Reason: schemas.ReasonInvalid,
+			Msg: fmt.Sprintf("key %q is not the region %q: records must be keyed by region so that a region's inputs share a partition", rec.Key, region)}
+	}
+	return nil
+}
+
+func reasonOf(err error) string {
+	var r *features.Rejection
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return schemas.ReasonOf(err)
+}

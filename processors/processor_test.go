@@ -1,0 +1,304 @@
+package processors
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+type inputs struct {
+	prices []schemas.Price
+	obs    []schemas.WeatherObservation
+	fcs    []schemas.WeatherForecast
+}
+
+// history builds days of hourly prices (published 11:45 UTC the day before),
+// observations and daily forecasts for each region, all ending at the same
+// instant so that every partition's clock ends at the same time.
+func history(regions []string, from time.Time, days int) inputs {
+	var in inputs
+	for ri, region := range regions {
+		end := from.AddDate(0, 0, days)
+		for h := from; h.Before(end); h = h.Add(time.Hour) {
+			day := h.Truncate(24 * time.Hour)
+			pub := day.Add(-24*time.Hour + 11*time.Hour + 45*time.Minute)
+			v := 40 + 30*math.Sin(float64(h.Unix())/7000) + float64(ri)
+			in.prices = append(in.prices, schemas.Price{Region: region, Market: "m", Source: "t", Start: h, End: h.Add(time.Hour),
+				Value: v, Unit: "EUR/MWh", Currency: "EUR", PublishedAt: pub})
+			in.obs = append(in.obs, schemas.WeatherObservation{Region: region, Location: "x", Source: "t", Time: h,
+				Values: map[string]float64{"wind": float64(h.Hour()) + float64(ri)}, AvailableAt: h.Add(time.Hour)})
+		}
+		for d := 0; d < days; d++ {
+			iss := from.AddDate(0, 0, d).Add(5 * time.Hour)
+			for k := 0; k < 36; k++ {
+				h := iss.Add(time.Duration(k) * time.Hour)
+				in.fcs = append(in.fcs, schemas.WeatherForecast{Region: region, Location: "x", Source: "t", IssuedAt: iss,
+					Time: h, LeadHours: k, Values: map[string]float64{"wind": float64(k + d)}})
+			}
+		}
+	}
+	return in
+}
+
+func startBroker(t *testing.T, topics schemas.TopicSet) kafka.Config {
+	t.Helper()
+	b, err := broker.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	kc := kafka.Config{Brokers: b.Addrs()}
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, cl, Topics(topics, 3), 1); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+// publish writes the inputs in known-at order, as the replay does, plus the
+// extra raw records.
+func publish(t *testing.T, kc kafka.Config, topics schemas.TopicSet, in inputs, extra ...*kgo.Record) {
+	t.Helper()
+	type item struct {
+		at  time.Time
+		rec *kgo.Record
+	}
+	var items []item
+	add := func(at time.Time, topic, key string, v schemas.Value) {
+		r, err := kafka.NewRecord(topic, key, v, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, item{at, r})
+	}
+	for i := range in.prices {
+		add(in.prices[i].PublishedAt, topics.Prices, in.prices[i].Region, &in.prices[i])
+	}
+	for i := range in.obs {
+		add(in.obs[i].AvailableAt, topics.WeatherObserved, in.obs[i].Region, &in.obs[i])
+	}
+	for i := range in.fcs {
+		add(in.fcs[i].IssuedAt, topics.WeatherForecast, in.fcs[i].Region, &in.fcs[i])
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, 0, len(items)+len(extra))
+	for _, it := range items {
+		recs = append(recs, it.rec)
+	}
+	recs = append(recs, extra...)
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll reads a topic to its end, read_committed.
+func readAll(t *testing.T, kc kafka.Config, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kc.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+type rowKey struct {
+	region string
+	hour   time.Time
+	final  bool
+}
+
+func decodeRows(t *testing.T, recs []*kgo.Record) map[rowKey]schemas.FeatureRow {
+	t.Helper()
+	out := map[rowKey]schemas.FeatureRow{}
+	for _, r := range recs {
+		var row schemas.FeatureRow
+		if err := schemas.Decode(r.Value, &row); err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Key) != row.Region {
+			t.Fatalf("feature row for %s keyed %q", row.Region, r.Key)
+		}
+		k := rowKey{row.Region, row.Hour, row.Final}
+		if _, dup := out[k]; dup {
+			t.Fatalf("feature row %v emitted twice", k)
+		}
+		out[k] = row
+	}
+	return out
+}
+
+// expected returns the rows the batch engine computes for the same inputs,
+// limited to those a stream that stopped at the last input must have sent.
+func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
+	t.Helper()
+	res, err := features.Batch(features.Config{}, in.prices, in.obs, in.fcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	for _, o := range in.obs {
+		if o.AvailableAt.After(last) {
+			last = o.AvailableAt
+		}
+	}
+	out := map[rowKey]schemas.FeatureRow{}
+	for _, r := range append(res.Ready, res.Final...) {
+		asOf := r.IssueTime
+		if r.Final {
+			asOf = r.Hour.Add(time.Hour)
+		}
+		if asOf.Add(time.Hour).Before(last) { // default lateness 1h
+			out[rowKey{r.Region, r.Hour, r.Final}] = r
+		}
+	}
+	return out
+}
+
+func runProcessor(t *testing.T, ctx context.Context, kc kafka.Config, topics schemas.TopicSet, stopAtEnd bool, maxPoll int) *Processor {
+	t.Helper()
+	p, err := New(Config{Kafka: kc, Topics: topics, Producer: "test", StopAtEnd: stopAtEnd, MaxPollRecords: maxPoll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The streaming processor must emit exactly the rows the batch engine
+// computes from the same inputs, each once, and dead-letter bad records
+// with their reason while carrying on.
+func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
+	t.Parallel()
+	topics := schemas.NewTopicSet("t1.")
+	kc := startBroker(t, topics)
+	in := history([]string{"FI", "DK_1", "SE_3"}, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC), 12)
+	bad := []*kgo.Record{
+		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region": "FI", "value": `)},
+		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region":"FI","market":"m","source":"t","start":"2023-05-20T00:00:00Z","end":"2023-05-20T01:00:00Z","value":1e9,"unit":"EUR/MWh","currency":"EUR","vat_included":false,"published_at":"2023-05-12T11:45:00Z"}`)},
+	}
+	publish(t, kc, topics, in, bad...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	p := runProcessor(t, ctx, kc, topics, true, 0)
+
+	got := decodeRows(t, readAll(t, kc, topics.Features))
+	want := expected(t, in)
+	if len(got) != len(want) {
+		missing := map[string]int{}
+		for k := range want {
+			if _, ok := got[k]; !ok {
+				missing[fmt.Sprintf("%s final=%v %s", k.region, k.final, k.hour.Format("01-02"))]++
+			}
+		}
+		t.Fatalf("processor emitted %d rows, batch engine %d; missing %v", len(got), len(want), missing)
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || !reflect.DeepEqual(g, w) {
+			t.Fatalf("row %v differs:\n got %+v\nwant %+v", k, g, w)
+		}
+	}
+	dl := readAll(t, kc, topics.DeadLetters)
+	reasons := map[string]int{}
+	for _, r := range dl {
+		var d schemas.DeadLetter
+		if err := schemas.Decode(r.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		reasons[d.Reason]++
+	}
+	if reasons[schemas.ReasonMalformed] != 1 || reasons[schemas.ReasonOutOfRange] != 1 || len(dl) != 2 {
+		t.Fatalf("dead letters by reason %v, want one malformed and one out_of_range", reasons)
+	}
+	if s := p.Stats(); s.DeadLetters[schemas.ReasonMalformed] != 1 {
+		t.Fatalf("stats count dead letters %v", s.DeadLetters)
+	}
+}
+
+// A processor stopped at arbitrary points and restarted must end with the
+// same rows, each exactly once: its state comes back from the changelog and
+// its input resumes at the committed offsets.
+func TestProcessorRestartsExactlyOnce(t *testing.T) {
+	t.Parallel()
+	topics := schemas.NewTopicSet("t2.")
+	kc := startBroker(t, topics)
+	in := history([]string{"FI", "DK_1"}, time.Date(2023, 10, 20, 0, 0, 0, 0, time.UTC), 14)
+	publish(t, kc, topics, in)
+
+	stops := 0
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := New(Config{Kafka: kc, Topics: topics, Producer: "test", MaxPollRecords: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		// Stop after a few transactions (about 25 are needed in all), at a
+		// different point each time.
+		deadline := time.Now().Add(20 * time.Second)
+		for p.Stats().Transactions < int64(1+i%2) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		stops++
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	last := runProcessor(t, ctx, kc, topics, true, 100)
+	if s := last.Stats(); s.RestoredRecords == 0 {
+		t.Fatalf("the last run restored no state (%+v): the test did not exercise a restart", s)
+	}
+
+	got := decodeRows(t, readAll(t, kc, topics.Features))
+	want := expected(t, in)
+	if len(got) != len(want) {
+		t.Fatalf("after %d stops: %d rows, want %d", stops, len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; !reflect.DeepEqual(g, w) {
+			t.Fatalf("row %v differs after restarts", k)
+		}
+	}
+}

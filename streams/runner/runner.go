@@ -1,0 +1,631 @@
+// Package runner is the exactly-once consume-transform-produce loop that
+// wattcast's stateful stages (the feature processor, the scorer) run on.
+//
+// # Concepts
+//
+// A runner consumes co-partitioned input topics in one consumer group. For
+// each partition number p it owns, it keeps a Task: the stage's state for
+// the keys of partition p, and the code that turns input records into
+// output records. After each poll it hands every task its records, then
+// writes, in one Kafka transaction, the tasks' outputs, their state changes
+// (to partition p of a compacted changelog topic) and the consumed offsets.
+// Either all of that becomes visible to read_committed consumers, or none
+// of it does.
+//
+// When a partition is assigned (at start, after a crash or a rebalance),
+// the task's state is restored from its changelog partition before any of
+// its input is processed, and consumption resumes at the committed offsets.
+// The changelog is the state as of those offsets, so a restarted stage
+// continues exactly where the committed one stopped: nothing lost, nothing
+// doubled. This is Kafka Streams' exactly-once design, and goka's group
+// table, on franz-go's GroupTransactSession.
+//
+// The runner also tells each task, per input, whether that input partition
+// still has unread data (its lag), which the stages use to hold their
+// event-time clocks back while an input is catching up.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+// Task is one partition's state and logic. A runner calls a task's methods
+// from one goroutine.
+type Task interface {
+	// Restore applies one changelog record, in changelog order, before any
+	// input is processed. A nil value is a tombstone.
+	Restore(key string, value []byte) error
+	// Process handles one poll's input records of this partition, in
+	// offset order per topic, writing outputs and dead letters to out. It
+	// is also called with no records when only the lag changed.
+	Process(ctx context.Context, recs []*kgo.Record, lag Lag, out *Output) error
+	// Changes returns the changelog records for the state changed since the
+	// last call. They are written in the same transaction as the outputs.
+	Changes() ([]KV, error)
+}
+
+// KV is one changelog record.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
+// Lag says, for each input topic, whether this partition has records not
+// yet handed to the task (it is behind its end offset).
+type Lag map[string]bool
+
+// Behind reports whether any input is behind.
+func (l Lag) Behind() bool {
+	for _, b := range l {
+		if b {
+			return true
+		}
+	}
+	return false
+}
+
+// Output collects what a task writes in one transaction.
+type Output struct {
+	records     []*kgo.Record
+	deadLetters map[string]int
+	cfg         *Config
+	now         func() time.Time
+}
+
+// Emit adds a record to the transaction. Its topic must be set; its
+// partition is chosen by key, like any Kafka producer's.
+func (o *Output) Emit(r *kgo.Record) { o.records = append(o.records, r) }
+
+// DeadLetter sends orig to the dead-letter topic with the reason (a
+// schemas.Reason* code) and the error, and counts it.
+func (o *Output) DeadLetter(orig *kgo.Record, reason string, err error) {
+	o.records = append(o.records, kafka.NewDeadLetter(o.cfg.DeadLetters, orig, reason, err, o.cfg.Stage, o.cfg.Producer, o.now()))
+	o.deadLetters[reason]++
+}
+
+// Config configures a Runner.
+type Config struct {
+	Kafka kafka.Config
+	// Group is the consumer group; every instance of the stage uses the same.
+	Group string
+	// Inputs are the co-partitioned input topics: same partition count,
+	// same key. The range balancer gives a member the same partition
+	// numbers of all of them.
+	Inputs []string
+	// Changelog is the compacted topic holding the tasks' state; partition
+	// p holds the state of input partition p. It must have at least as
+	// many partitions as the inputs.
+	Changelog string
+	// DeadLetters is the dead-letter topic.
+	DeadLetters string
+	// Stage and Producer name the stage in dead letters and headers.
+	Stage, Producer string
+	// NewTask returns an empty task for partition p.
+	NewTask func(p int32) (Task, error)
+	// TransactionalID identifies this instance's transactional producer;
+	// default Group-hostname. Instances must not share one; an instance
+	// restarted with the same id fences its crashed predecessor at once
+	// instead of waiting for its transaction to time out.
+	TransactionalID string
+	// TransactionTimeout bounds how long a crashed instance's open
+	// transaction blocks its partitions; default 20s.
+	TransactionTimeout time.Duration
+	// MaxPollRecords bounds the records handled in one transaction;
+	// default 20000.
+	MaxPollRecords int
+	// StopAtEnd makes Run return once every input partition is consumed up
+	// to the end offsets it had when Run started (for the demo and tests;
+	// assumes this instance owns every partition).
+	StopAtEnd bool
+	Logger    *slog.Logger
+	// Now is the wall clock for dead-letter times; default time.Now.
+	Now func() time.Time
+}
+
+// Stats are a runner's counters since it started.
+type Stats struct {
+	RecordsIn    map[string]int64 // per input topic
+	RecordsOut   map[string]int64 // per output topic
+	DeadLetters  map[string]int64 // per reason
+	Transactions int64
+	Aborts       int64
+	Restores     int64
+	// RestoredRecords counts changelog records read back into tasks.
+	RestoredRecords int64
+	Sessions        int64
+}
+
+// Runner runs a stage. Create one with New and call Run once.
+type Runner struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex // guards pending, owned, stats
+	pending  assignment
+	owned    map[int32]bool // partition numbers assigned to this member
+	stats    Stats
+	tasks    map[int32]Task
+	pos      map[tp]int64 // next offset to hand to a task
+	end      map[tp]int64 // last stable offset seen
+	stopAt   map[tp]int64
+	restored map[int32]bool
+}
+
+type tp struct {
+	t string
+	p int32
+}
+
+type assignment struct {
+	changed bool
+	lost    bool
+}
+
+// New checks cfg and returns a runner. It does not connect.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Group == "" || len(cfg.Inputs) == 0 || cfg.Changelog == "" || cfg.DeadLetters == "" || cfg.NewTask == nil {
+		return nil, errors.New("runner: Group, Inputs, Changelog, DeadLetters and NewTask are required")
+	}
+	if cfg.TransactionalID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = fmt.Sprintf("pid%d", os.Getpid())
+		}
+		cfg.TransactionalID = cfg.Group + "-" + host
+	}
+	if cfg.TransactionTimeout == 0 {
+		cfg.TransactionTimeout = 20 * time.Second
+	}
+	if cfg.MaxPollRecords == 0 {
+		cfg.MaxPollRecords = 20000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger.With("stage", cfg.Stage),
+		stats: Stats{RecordsIn: map[string]int64{}, RecordsOut: map[string]int64{}, DeadLetters: map[string]int64{}}}, nil
+}
+
+// Stats returns a copy of the counters. Safe for concurrent use.
+func (r *Runner) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.stats
+	s.RecordsIn, s.RecordsOut, s.DeadLetters = clone(s.RecordsIn), clone(s.RecordsOut), clone(s.DeadLetters)
+	return s
+}
+
+func clone(m map[string]int64) map[string]int64 {
+	c := make(map[string]int64, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// Run consumes until ctx is done (then it returns nil after aborting any
+// open transaction) or, with StopAtEnd, until the inputs are consumed. A
+// failed session (a broker restart that outlasts the client's retries, a
+// fenced producer) is closed and a new one started after a backoff: the
+// state is restored from the changelog, so nothing is lost or doubled.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.cfg.StopAtEnd {
+		if err := r.snapshotEnds(ctx); err != nil {
+			return err
+		}
+	}
+	backoff := time.Second
+	for {
+		done, err := r.session(ctx)
+		if done || ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("session failed; starting a new one from the committed state", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func (r *Runner) snapshotEnds(ctx context.Context) error {
+	cl, err := r.cfg.Kafka.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, r.cfg.Inputs...)
+	if err != nil {
+		return fmt.Errorf("runner: end offsets of %v: %w", r.cfg.Inputs, err)
+	}
+	r.stopAt = map[tp]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Partition >= 0 {
+			r.stopAt[tp{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return nil
+}
+
+// atEnd reports whether every input partition is consumed to stopAt.
+func (r *Runner) atEnd() bool {
+	for k, end := range r.stopAt {
+		if end > 0 && r.pos[k] < end {
+			return false
+		}
+	}
+	return true
+}
+
+// session runs one GroupTransactSession until ctx ends (done), the inputs
+// are consumed (done, with StopAtEnd) or it fails.
+func (r *Runner) session(ctx context.Context) (done bool, err error) {
+	r.mu.Lock()
+	r.stats.Sessions++
+	r.mu.Unlock()
+	r.tasks, r.pos, r.end, r.restored = map[int32]Task{}, map[tp]int64{}, map[tp]int64{}, map[int32]bool{}
+
+	r.mu.Lock()
+	r.owned = map[int32]bool{}
+	r.mu.Unlock()
+	// Callbacks run on franz-go's group goroutine: they only record what
+	// changed; the poll loop acts on it between transactions.
+	onChange := func(add, lost bool) func(context.Context, *kgo.Client, map[string][]int32) {
+		return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, ps := range m {
+				for _, p := range ps {
+					if add {
+						r.owned[p] = true
+					} else {
+						delete(r.owned, p)
+					}
+				}
+			}
+			r.pending.changed = true
+			r.pending.lost = r.pending.lost || lost
+		}
+	}
+	opts, err := r.cfg.Kafka.Opts()
+	if err != nil {
+		return true, err
+	}
+	sess, err := kgo.NewGroupTransactSession(append(opts,
+		kgo.ConsumerGroup(r.cfg.Group),
+		kgo.ConsumeTopics(r.cfg.Inputs...),
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.TransactionalID(r.cfg.TransactionalID),
+		kgo.TransactionTimeout(r.cfg.TransactionTimeout),
+		kgo.RecordPartitioner(changelogPartitioner{r.cfg.Changelog}),
+		kgo.OnPartitionsAssigned(onChange(true, false)),
+		kgo.OnPartitionsRevoked(onChange(false, false)),
+		kgo.OnPartitionsLost(onChange(false, true)),
+	)...)
+	if err != nil {
+		return true, fmt.Errorf("runner: %w", err)
+	}
+	defer sess.Close()
+	adm := kadm.NewClient(sess.Client())
+
+	for {
+		if r.cfg.StopAtEnd && len(r.pos) > 0 && r.atEnd() {
+			return true, nil
+		}
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if r.cfg.StopAtEnd {
+			// Wake up regularly: with nothing left to fetch, a poll would
+			// block for ever.
+			pollCtx, cancel = context.WithTimeout(ctx, time.Second)
+		}
+		fetches := sess.PollRecords(pollCtx, r.cfg.MaxPollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		if fetches.IsClientClosed() {
+			return false, errors.New("runner: client closed")
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fetchErr = fmt.Errorf("runner: fetch %s[%d]: %w", t, p, err)
+			}
+		})
+		if fetchErr != nil {
+			r.log.Warn("fetch error", "err", fetchErr)
+		}
+
+		if err := r.applyAssignment(ctx, adm); err != nil {
+			return false, err
+		}
+
+		byPart := map[int32][]*kgo.Record{}
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			k := tp{fp.Topic, fp.Partition}
+			if fp.LastStableOffset >= 0 {
+				r.end[k] = max(r.end[k], fp.LastStableOffset)
+			}
+			for _, rec := range fp.Records {
+				r.pos[k] = rec.Offset + 1
+				if rec.Attrs.IsControl() {
+					continue
+				}
+				byPart[fp.Partition] = append(byPart[fp.Partition], rec)
+			}
+			r.end[k] = max(r.end[k], r.pos[k])
+		})
+
+		if err := sess.Begin(); err != nil {
+			return false, fmt.Errorf("runner: begin transaction: %w", err)
+		}
+		out := &Output{deadLetters: map[string]int{}, cfg: &r.cfg, now: r.cfg.Now}
+		var procErr error
+		parts := make([]int32, 0, len(byPart))
+		for p := range byPart {
+			parts = append(parts, p)
+		}
+		for p := range r.tasks {
+			if _, ok := byPart[p]; !ok {
+				parts = append(parts, p)
+			}
+		}
+		slices.Sort(parts)
+		for _, p := range parts {
+			t, err := r.task(ctx, sess.Client(), p)
+			if err != nil {
+				procErr = err
+				break
+			}
+			if err := t.Process(ctx, byPart[p], r.lag(p), out); err != nil {
+				procErr = fmt.Errorf("runner: process partition %d: %w", p, err)
+				break
+			}
+			changes, err := t.Changes()
+			if err != nil {
+				procErr = fmt.Errorf("runner: state changes of partition %d: %w", p, err)
+				break
+			}
+			for _, c := range changes {
+				out.Emit(&kgo.Record{Topic: r.cfg.Changelog, Partition: p, Key: []byte(c.Key), Value: c.Value})
+			}
+		}
+
+		var mu sync.Mutex
+		var produceErr error
+		for _, rec := range out.records {
+			sess.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					produceErr = errors.Join(produceErr, err)
+					mu.Unlock()
+				}
+			})
+		}
+		commit := kgo.TryCommit
+		if procErr != nil {
+			commit = kgo.TryAbort
+		}
+		// End flushes; a record that failed makes the commit fail too.
+		committed, endErr := sess.End(ctx, commit)
+		mu.Lock()
+		pErr := produceErr
+		mu.Unlock()
+		if pErr != nil {
+			committed = false
+		}
+		if procErr != nil {
+			return false, procErr
+		}
+		if endErr != nil || !committed {
+			r.mu.Lock()
+			r.stats.Aborts++
+			r.mu.Unlock()
+			if endErr != nil {
+				return false, fmt.Errorf("runner: end transaction: %w", errors.Join(endErr, pErr))
+			}
+			// A rebalance aborted the transaction; franz-go rewound to the
+			// committed offsets, so the in-memory state must go back too.
+			r.log.Info("transaction aborted (rebalance); restoring state from the changelog")
+			r.resetTasks()
+			continue
+		}
+		r.mu.Lock()
+		r.stats.Transactions++
+		for _, recs := range byPart {
+			for _, rec := range recs {
+				r.stats.RecordsIn[rec.Topic]++
+			}
+		}
+		for _, rec := range out.records {
+			r.stats.RecordsOut[rec.Topic]++
+		}
+		for k, v := range out.deadLetters {
+			r.stats.DeadLetters[k] += int64(v)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// resetTasks forgets all in-memory state and positions; tasks are restored
+// again before their next input.
+func (r *Runner) resetTasks() {
+	r.tasks, r.restored = map[int32]Task{}, map[int32]bool{}
+	r.mu.Lock()
+	r.pending.changed = true
+	r.mu.Unlock()
+}
+
+func (r *Runner) lag(p int32) Lag {
+	l := Lag{}
+	for _, t := range r.cfg.Inputs {
+		k := tp{t, p}
+		l[t] = r.pos[k] < r.end[k]
+	}
+	return l
+}
+
+// applyAssignment reacts to a rebalance: it drops the tasks of partitions
+// no longer owned and learns where each owned input partition stands.
+func (r *Runner) applyAssignment(ctx context.Context, adm *kadm.Client) error {
+	r.mu.Lock()
+	pend := r.pending
+	r.pending = assignment{}
+	owned := maps.Clone(r.owned)
+	r.mu.Unlock()
+	if !pend.changed {
+		return nil
+	}
+	for p := range r.tasks {
+		if !owned[p] || pend.lost {
+			delete(r.tasks, p)
+			delete(r.restored, p)
+		}
+	}
+	// Positions: the committed offset, or the log start for a new group.
+	committed, err := adm.FetchOffsets(ctx, r.cfg.Group)
+	if err != nil {
+		return fmt.Errorf("runner: committed offsets of group %s: %w", r.cfg.Group, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, r.cfg.Inputs...)
+	if err != nil {
+		return fmt.Errorf("runner: start offsets: %w", err)
+	}
+	ends, err := adm.ListCommittedOffsets(ctx, r.cfg.Inputs...)
+	if err != nil {
+		return fmt.Errorf("runner: end offsets: %w", err)
+	}
+	r.pos, r.end = map[tp]int64{}, map[tp]int64{}
+	for _, t := range r.cfg.Inputs {
+		for p := range owned {
+			k := tp{t, p}
+			if o, ok := committed.Lookup(t, p); ok && o.Err == nil && o.At >= 0 {
+				r.pos[k] = o.At
+			} else if s, ok := starts.Lookup(t, p); ok && s.Err == nil {
+				r.pos[k] = s.Offset
+			}
+			if e, ok := ends.Lookup(t, p); ok && e.Err == nil {
+				r.end[k] = e.Offset
+			}
+		}
+	}
+	return nil
+}
+
+// task returns partition p's task, restoring it from the changelog first.
+func (r *Runner) task(ctx context.Context, cl *kgo.Client, p int32) (Task, error) {
+	if t, ok := r.tasks[p]; ok {
+		return t, nil
+	}
+	t, err := r.cfg.NewTask(p)
+	if err != nil {
+		return nil, fmt.Errorf("runner: new task for partition %d: %w", p, err)
+	}
+	n, err := r.restore(ctx, p, t)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Debug("restored partition state", "partition", p, "changelog_records", n)
+	r.mu.Lock()
+	r.stats.Restores++
+	r.stats.RestoredRecords += int64(n)
+	r.mu.Unlock()
+	r.tasks[p] = t
+	return t, nil
+}
+
+// restore reads changelog partition p up to its last stable offset.
+func (r *Runner) restore(ctx context.Context, p int32, t Task) (int, error) {
+	cl, err := r.cfg.Kafka.NewClient(
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Changelog: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	// Wait (bounded) for any transaction of a previous owner to finish, so
+	// that the stable end covers all of its state.
+	var end int64
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		lso, err := adm.ListCommittedOffsets(ctx, r.cfg.Changelog)
+		if err != nil {
+			return 0, fmt.Errorf("runner: changelog %s end: %w", r.cfg.Changelog, err)
+		}
+		hwm, err := adm.ListEndOffsets(ctx, r.cfg.Changelog)
+		if err != nil {
+			return 0, fmt.Errorf("runner: changelog %s end: %w", r.cfg.Changelog, err)
+		}
+		l, _ := lso.Lookup(r.cfg.Changelog, p)
+		h, _ := hwm.Lookup(r.cfg.Changelog, p)
+		end = l.Offset
+		if l.Offset >= h.Offset || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	n := 0
+	var next int64
+	for next < end {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return n, fmt.Errorf("runner: read changelog %s[%d]: %w", r.cfg.Changelog, p, ferr)
+		}
+		for _, rec := range fs.Records() {
+			next = rec.Offset + 1
+			if rec.Attrs.IsControl() {
+				continue
+			}
+			if err := t.Restore(string(rec.Key), rec.Value); err != nil {
+				return n, fmt.Errorf("runner: restore partition %d from %s offset %d: %w", p, r.cfg.Changelog, rec.Offset, err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// changelogPartitioner writes changelog records to the partition the runner
+// chose (the input partition whose state they hold) and every other record
+// by key hash, as Kafka's default partitioner does.
+type changelogPartitioner struct{ changelog string }
+
+func (c changelogPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	if t == c.changelog {
+		return kgo.ManualPartitioner().ForTopic(t)
+	}
+	return kgo.StickyKeyPartitioner(nil).ForTopic(t)
+}
