@@ -23,3 +23,22 @@ bench:
 
 clean:
 	rm -rf bin .wattcast
+
+# Local servers for integration tests and development (scripts/kafka/README.md,
+# scripts/s3/README.md). Each -up prints the exports that point wattcast at it;
+# eval "$$(scripts/kafka/kafka-local.sh env)" sets them in a shell.
+.PHONY: kafka-up kafka-down s3-up s3-down
+
+kafka-up:
+	bash scripts/kafka/kafka-local.sh start
+	@bash scripts/kafka/kafka-local.sh env
+
+kafka-down:
+	bash scripts/kafka/kafka-local.sh stop
+
+s3-up:
+	bash scripts/s3/s3-local.sh start
+	@bash scripts/s3/s3-local.sh env
+
+s3-down:
+	bash scripts/s3/s3-local.sh stop

@@ -37,6 +37,9 @@ type Config struct {
 	// MaxPollRecords bounds the records per transaction (runner default
 	// when 0).
 	MaxPollRecords int
+	// InstanceID makes this instance's transactional id unique; default
+	// the host name.
+	InstanceID string
 }
 
 // Processor is the feature processor. Create it with New and call Run once.
@@ -62,17 +65,18 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg}
 	r, err := runner.New(runner.Config{
-		Kafka:          cfg.Kafka,
-		Group:          cfg.Group,
-		Inputs:         []string{cfg.Topics.Prices, cfg.Topics.WeatherObserved, cfg.Topics.WeatherForecast},
-		Changelog:      ChangelogTopic(cfg.Topics),
-		DeadLetters:    cfg.Topics.DeadLetters,
-		Stage:          "processor",
-		Producer:       cfg.Producer,
-		NewTask:        p.newTask,
-		StopAtEnd:      cfg.StopAtEnd,
-		MaxPollRecords: cfg.MaxPollRecords,
-		Logger:         cfg.Logger,
+		Kafka:           cfg.Kafka,
+		Group:           cfg.Group,
+		Inputs:          []string{cfg.Topics.Prices, cfg.Topics.WeatherObserved, cfg.Topics.WeatherForecast},
+		Changelog:       ChangelogTopic(cfg.Topics),
+		DeadLetters:     cfg.Topics.DeadLetters,
+		Stage:           "processor",
+		Producer:        cfg.Producer,
+		NewTask:         p.newTask,
+		StopAtEnd:       cfg.StopAtEnd,
+		MaxPollRecords:  cfg.MaxPollRecords,
+		TransactionalID: transactionalID(cfg.Group, cfg.InstanceID),
+		Logger:          cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -94,6 +98,14 @@ func Topics(t schemas.TopicSet, partitions int32) []schemas.TopicSpec {
 	specs := t.Specs(partitions, 0)
 	return append(specs, schemas.TopicSpec{Name: ChangelogTopic(t), Partitions: partitions, Retention: -1, Compacted: true,
 		Key: "region", Description: "feature processor state per region (compacted)"})
+}
+
+// transactionalID is group-instance, or "" for the runner's default.
+func transactionalID(group, instance string) string {
+	if instance == "" {
+		return ""
+	}
+	return group + "-" + instance
 }
 
 func (p *Processor) newTask(partition int32) (runner.Task, error) {

@@ -3,7 +3,6 @@ package processors
 import (
 	"context"
 	"fmt"
-	"math"
 	"reflect"
 	"sort"
 	"testing"
@@ -12,43 +11,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/broker"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
-type inputs struct {
-	prices []schemas.Price
-	obs    []schemas.WeatherObservation
-	fcs    []schemas.WeatherForecast
-}
+type inputs = featurestest.Inputs
 
-// history builds days of hourly prices (published 11:45 UTC the day before),
-// observations and daily forecasts for each region, all ending at the same
-// instant so that every partition's clock ends at the same time.
 func history(regions []string, from time.Time, days int) inputs {
-	var in inputs
-	for ri, region := range regions {
-		end := from.AddDate(0, 0, days)
-		for h := from; h.Before(end); h = h.Add(time.Hour) {
-			day := h.Truncate(24 * time.Hour)
-			pub := day.Add(-24*time.Hour + 11*time.Hour + 45*time.Minute)
-			v := 40 + 30*math.Sin(float64(h.Unix())/7000) + float64(ri)
-			in.prices = append(in.prices, schemas.Price{Region: region, Market: "m", Source: "t", Start: h, End: h.Add(time.Hour),
-				Value: v, Unit: "EUR/MWh", Currency: "EUR", PublishedAt: pub})
-			in.obs = append(in.obs, schemas.WeatherObservation{Region: region, Location: "x", Source: "t", Time: h,
-				Values: map[string]float64{"wind": float64(h.Hour()) + float64(ri)}, AvailableAt: h.Add(time.Hour)})
-		}
-		for d := 0; d < days; d++ {
-			iss := from.AddDate(0, 0, d).Add(5 * time.Hour)
-			for k := 0; k < 36; k++ {
-				h := iss.Add(time.Duration(k) * time.Hour)
-				in.fcs = append(in.fcs, schemas.WeatherForecast{Region: region, Location: "x", Source: "t", IssuedAt: iss,
-					Time: h, LeadHours: k, Values: map[string]float64{"wind": float64(k + d)}})
-			}
-		}
-	}
-	return in
+	return featurestest.History(regions, from, days)
 }
 
 func startBroker(t *testing.T, topics schemas.TopicSet) kafka.Config {
@@ -88,14 +60,14 @@ func publish(t *testing.T, kc kafka.Config, topics schemas.TopicSet, in inputs, 
 		}
 		items = append(items, item{at, r})
 	}
-	for i := range in.prices {
-		add(in.prices[i].PublishedAt, topics.Prices, in.prices[i].Region, &in.prices[i])
+	for i := range in.Prices {
+		add(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
 	}
-	for i := range in.obs {
-		add(in.obs[i].AvailableAt, topics.WeatherObserved, in.obs[i].Region, &in.obs[i])
+	for i := range in.Obs {
+		add(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
 	}
-	for i := range in.fcs {
-		add(in.fcs[i].IssuedAt, topics.WeatherForecast, in.fcs[i].Region, &in.fcs[i])
+	for i := range in.Fcs {
+		add(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
 	cl, err := kc.NewClient()
@@ -167,12 +139,12 @@ func decodeRows(t *testing.T, recs []*kgo.Record) map[rowKey]schemas.FeatureRow 
 // limited to those a stream that stopped at the last input must have sent.
 func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
 	t.Helper()
-	res, err := features.Batch(features.Config{}, in.prices, in.obs, in.fcs)
+	res, err := features.Batch(features.Config{}, in.Prices, in.Obs, in.Fcs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last time.Time
-	for _, o := range in.obs {
+	for _, o := range in.Obs {
 		if o.AvailableAt.After(last) {
 			last = o.AvailableAt
 		}

@@ -29,7 +29,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.Var(&g.brokers, "brokers", "Kafka seed brokers, host:port, comma separated")
 	fs.StringVar(&g.topicPrefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of every topic name")
 	fs.IntVar(&g.partitions, "partitions", 3, "partitions of the region-keyed topics, when wattcast creates them")
-	fs.StringVar(&g.lakeURL, "lake", "file://.wattcast/lake", "the Parquet lake: file://DIR or s3://BUCKET/PREFIX")
+	fs.StringVar(&g.lakeURL, "lake", defaultLakeURL, "the Parquet lake: file://DIR or s3://BUCKET/PREFIX")
 	fs.StringVar(&g.registryURL, "registry", "", "the model registry: file://DIR or s3://BUCKET/PREFIX (default: <lake>/../registry)")
 	fs.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for an S3-compatible server, e.g. http://127.0.0.1:7070 (default: AWS)")
 	fs.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (needed by most S3-compatible servers)")
@@ -53,3 +53,6 @@ func (g *globals) kafkaConfig(log *slog.Logger, clientID string) (kafka.Config, 
 	}
 	return kafka.Config{Brokers: g.brokers, ClientID: clientID, TLS: g.kafkaTLS, Logger: log}, nil
 }
+
+// defaultLakeURL is the lake of the stage commands when --lake is not set.
+const defaultLakeURL = "file://.wattcast/lake"

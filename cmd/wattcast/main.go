@@ -20,6 +20,13 @@ var version = "dev"
 
 func commands() []*command {
 	return []*command{
+		demoCommand(),
+		brokerCommand(),
+		produceCommand(),
+		importCommand(),
+		processCommand(),
+		queryCommand(),
+		schemaCommand(),
 		versionCommand(),
 	}
 }

@@ -57,6 +57,13 @@ type Task interface {
 	Changes() ([]KV, error)
 }
 
+// Committer is implemented by a task that wants to know when the work of
+// its last Process call has been committed (to update counters that must
+// not count aborted work twice).
+type Committer interface {
+	Committed()
+}
+
 // KV is one changelog record.
 type KV struct {
 	Key   string
@@ -450,6 +457,11 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			r.log.Info("transaction aborted (rebalance); restoring state from the changelog")
 			r.resetTasks()
 			continue
+		}
+		for _, p := range parts {
+			if c, ok := r.tasks[p].(Committer); ok {
+				c.Committed()
+			}
 		}
 		r.mu.Lock()
 		r.stats.Transactions++

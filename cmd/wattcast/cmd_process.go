@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wattcast/wattcast/processors"
+	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/processors/lakesink"
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+func processCommand() *command {
+	return &command{
+		name:    "process",
+		summary: "turn the price and weather topics into feature rows (features topic) and the Parquet lake",
+		usage:   "wattcast process [flags]",
+		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
+			lateness := fs.Duration("allowed-lateness", time.Hour, "how far behind the event-time clock an input may arrive and still be used; later inputs are dead-lettered")
+			regions := fs.String("regions", "", "JSON file of extra regions: {\"REGION\": {\"zone\": \"Europe/Helsinki\", \"country\": \"FI\", \"issue_time\": \"10:00\"}}")
+			noLake := fs.Bool("no-lake", false, "run only the feature processor, not the lake sink")
+			noFeatures := fs.Bool("no-features", false, "run only the lake sink, not the feature processor")
+			maxRows := fs.Int("lake-max-rows", lakesink.DefaultMaxRows, "rows per lake batch before a file is cut")
+			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "known-at time span of a lake batch before a file is cut")
+			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
+			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
+			return func(rc *runContext) error {
+				kc, err := g.kafkaConfig(rc.log, "wattcast-process")
+				if err != nil {
+					return err
+				}
+				extra, err := regionConfig(*regions)
+				if err != nil {
+					return err
+				}
+				topics := g.topics()
+				if err := ensureTopics(rc, kc, processors.Topics(topics, int32(g.partitions))); err != nil {
+					return err
+				}
+				eg, ctx := errgroup.WithContext(rc)
+				if !*noFeatures {
+					p, err := processors.New(processors.Config{
+						Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"), Logger: rc.log,
+						Features:  features.Config{Regions: extra, AllowedLateness: *lateness},
+						StopAtEnd: *untilEnd, InstanceID: *instance,
+					})
+					if err != nil {
+						return err
+					}
+					eg.Go(func() error { return p.Run(ctx) })
+				}
+				if !*noLake {
+					b, err := g.openLake(rc)
+					if err != nil {
+						return err
+					}
+					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
+						MaxRows: *maxRows, RollInterval: *roll, StopAtEnd: *untilEnd})
+					if err != nil {
+						return err
+					}
+					eg.Go(func() error { return s.Run(ctx) })
+				}
+				return eg.Wait()
+			}
+		},
+	}
+}
+
+// ensureTopics creates the topics a stage needs that do not exist yet.
+func ensureTopics(ctx context.Context, kc kafka.Config, specs []schemas.TopicSpec) error {
+	cl, err := kc.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := kafka.Ping(ctx, cl, kc.Brokers); err != nil {
+		return err
+	}
+	return kafka.EnsureTopics(ctx, cl, specs, -1)
+}

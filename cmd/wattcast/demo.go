@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/processors"
+	"github.com/wattcast/wattcast/processors/lakesink"
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/scorer"
+	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/replay"
+)
+
+// demoOptions configure runDemo. The zero value of each field is the
+// default of `wattcast demo`.
+type demoOptions struct {
+	workDir    string   // default .wattcast/demo
+	brokers    []string // external brokers; embedded when empty
+	lakeURL    string   // default file://<workDir>/lake
+	registry   string   // default file://<workDir>/registry
+	lakeOpts   []lake.Option
+	datasets   []string  // default all shipped data sets
+	from, to   time.Time // optional slice of the data (tests)
+	holdout    time.Duration
+	partitions int
+	prefix     string
+	kinds      []string // model kinds to train
+	seed       uint64
+	out        io.Writer
+	log        *slog.Logger
+}
+
+// demoResult is what the demo did, for its summary and its tests.
+type demoResult struct {
+	topics       schemas.TopicSet
+	brokers      []string
+	records      map[string]int64 // per topic, at the end
+	replayed     replay.Stats
+	processor    processorCounts
+	lake         map[string]lake.TableStats
+	lakeURL      string
+	registryURL  string
+	models       []trainedModel
+	scorer       scorer.Stats
+	accuracy     []scorer.Accuracy
+	forecastFrom map[string]time.Time
+	elapsed      time.Duration
+}
+
+type processorCounts struct {
+	in          int64
+	rows        int64
+	deadLetters map[string]int64
+}
+
+func (o *demoOptions) defaults() error {
+	if o.workDir == "" {
+		o.workDir = filepath.Join(".wattcast", "demo")
+	}
+	abs, err := filepath.Abs(o.workDir)
+	if err != nil {
+		return err
+	}
+	o.workDir = abs
+	if o.lakeURL == "" {
+		o.lakeURL = "file://" + filepath.Join(o.workDir, "lake")
+	}
+	if o.registry == "" {
+		o.registry = "file://" + filepath.Join(o.workDir, "registry")
+	}
+	if o.holdout == 0 {
+		o.holdout = 4 * 7 * 24 * time.Hour
+	}
+	if o.partitions == 0 {
+		o.partitions = 3
+	}
+	if o.prefix == "" {
+		o.prefix = schemas.DefaultTopicPrefix
+		if len(o.brokers) > 0 {
+			// Never mix with what a shared cluster already holds.
+			o.prefix = fmt.Sprintf("wattcast.demo-%d.", time.Now().Unix())
+		}
+	}
+	if o.out == nil {
+		o.out = io.Discard
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// runDemo runs the whole pipeline once: broker, replay, processor, lake,
+// training, scoring. It starts from a clean work directory, so it can be run
+// any number of times in a row.
+func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
+	start := time.Now()
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	pr := newProgress(o.out)
+	res := &demoResult{topics: schemas.NewTopicSet(o.prefix), lakeURL: o.lakeURL, registryURL: o.registry}
+
+	// A clean slate: the demo's own broker data, lake and registry.
+	for _, d := range []string{"broker", "lake", "registry"} {
+		if err := os.RemoveAll(filepath.Join(o.workDir, d)); err != nil {
+			return nil, fmt.Errorf("demo: clean %s: %w", d, err)
+		}
+	}
+
+	brokers := o.brokers
+	if len(brokers) == 0 {
+		pr.step("starting an embedded Kafka-protocol broker")
+		b, err := broker.Start(broker.WithDataDir(filepath.Join(o.workDir, "broker")), broker.WithLogger(o.log))
+		if err != nil {
+			return nil, err
+		}
+		defer b.Close()
+		brokers = b.Addrs()
+		pr.done("listening on %s, data in %s", brokers[0], filepath.Join(o.workDir, "broker"))
+	}
+	res.brokers = brokers
+	kc := kafka.Config{Brokers: brokers, ClientID: "wattcast-demo", Logger: o.log}
+	topics := res.topics
+	specs := append(processors.Topics(topics, int32(o.partitions)), scorer.Topics(topics, int32(o.partitions))...)
+	if err := ensureTopics(ctx, kc, dedupe(specs)); err != nil {
+		return nil, err
+	}
+
+	// 1. Replay the shipped history through the producers' topics.
+	pr.step("replaying the shipped history into %sprices and %sweather.*", topics.Prefix, topics.Prefix)
+	cl, err := kc.NewClient(replay.ClientOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := replay.Run(ctx, cl, topics, replay.Options{
+		Datasets: o.datasets, From: o.from, To: o.to, Producer: kafka.Producer(version, "replay"),
+		Progress: func(done, total int) { pr.update(done, total, "records published") },
+	})
+	cl.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.replayed = rs
+	pr.done("%d records from %s, known-at %s .. %s", rs.Records, strings.Join(sortedKeys(rs.PerDataset), " and "),
+		rs.FirstKnownAt.Format(time.DateOnly), rs.LastKnownAt.Format(time.DateOnly))
+
+	// 2. Features: event-time windows, exactly once.
+	pr.step("computing hourly features (processor group %s)", processors.DefaultGroup)
+	p, err := processors.New(processors.Config{Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"),
+		Logger: o.log, StopAtEnd: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := watch(ctx, p.Run, func() {
+		s := p.Stats()
+		pr.update(int(sum(s.RecordsIn)), rs.Records, fmt.Sprintf("inputs, %d feature rows", s.RecordsOut[topics.Features]))
+	}); err != nil {
+		return nil, fmt.Errorf("demo: processor: %w", err)
+	}
+	ps := p.Stats()
+	res.processor = processorCounts{in: sum(ps.RecordsIn), rows: ps.RecordsOut[topics.Features], deadLetters: ps.DeadLetters}
+	pr.done("%d inputs -> %d feature rows (ready and final), %d dead letters", res.processor.in, res.processor.rows, sum(ps.DeadLetters))
+
+	// 3. The lake.
+	pr.step("writing the Parquet lake %s", o.lakeURL)
+	lb, err := lake.Open(ctx, o.lakeURL, o.lakeOpts...)
+	if err != nil {
+		return nil, err
+	}
+	sink, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: lb, Logger: o.log, StopAtEnd: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := watch(ctx, sink.Run, func() {
+		s := sink.Stats()
+		pr.update(int(s.RecordsIn), 0, fmt.Sprintf("records in, %d files", s.Files))
+	}); err != nil {
+		return nil, fmt.Errorf("demo: lake sink: %w", err)
+	}
+	if res.lake, err = lake.Stats(ctx, lb); err != nil {
+		return nil, err
+	}
+	pr.done("%s", lakeLine(res.lake))
+
+	// 4. Train from the lake, hold out the last weeks, register.
+	pr.step("training models from the lake, holding out the last %d weeks", int(o.holdout.Hours()/24/7))
+	tr, err := demoTrain(ctx, o, lb, pr)
+	if err != nil {
+		return nil, fmt.Errorf("demo: train: %w", err)
+	}
+	res.models, res.forecastFrom = tr.models, tr.forecastFrom
+	pr.done("%d models registered in %s", len(tr.models), o.registry)
+
+	// 5. Score: forecasts for the held-out weeks, errors as actuals arrive.
+	pr.step("scoring the held-out weeks (scorer group %s)", scorer.DefaultGroup)
+	sc, err := scorer.New(scorer.Config{Kafka: kc, Topics: topics, Catalog: tr.catalog, ForecastFromByRegion: tr.forecastFrom,
+		ForecastFrom: farFuture, Producer: kafka.Producer(version, "scorer"), Logger: o.log, StopAtEnd: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := watch(ctx, sc.Run, func() {
+		s := sc.Stats()
+		pr.update(int(sum(sc.RunnerStats().RecordsIn)), int(res.processor.rows), fmt.Sprintf("feature rows, %d forecasts, %d errors", s.Forecasts, s.Errors))
+	}); err != nil {
+		return nil, fmt.Errorf("demo: scorer: %w", err)
+	}
+	res.scorer, res.accuracy = sc.Stats(), sc.Accuracy()
+	pr.done("%d forecasts, %d forecast errors", res.scorer.Forecasts, res.scorer.Errors)
+
+	if res.records, err = topicCounts(ctx, kc, topics); err != nil {
+		return nil, err
+	}
+	res.elapsed = time.Since(start)
+	return res, nil
+}
+
+// farFuture disables forecasting for regions not named in a per-region map.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// watch runs fn, calling tick twice a second until it returns.
+func watch(ctx context.Context, fn func(context.Context) error, tick func()) error {
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			tick()
+			if err == nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		case <-t.C:
+			tick()
+		}
+	}
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func dedupe(specs []schemas.TopicSpec) []schemas.TopicSpec {
+	seen := map[string]bool{}
+	var out []schemas.TopicSpec
+	for _, s := range specs {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func lakeLine(st map[string]lake.TableStats) string {
+	var parts []string
+	for _, t := range sortedKeys(st) {
+		parts = append(parts, fmt.Sprintf("%s %d rows in %d files", t, st[t].Rows, st[t].Files))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// topicCounts counts the records on every public topic (end minus start
+// offset, less the transaction markers of transactional topics, counted by
+// reading them).
+func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet) (map[string]int64, error) {
+	cl, err := kc.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	names := make([]string, 0)
+	for _, s := range t.Specs(0, 0) {
+		names = append(names, s.Name)
+	}
+	out := map[string]int64{}
+	for _, n := range names {
+		c, err := countRecords(ctx, kc, n)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = c
+	}
+	_ = kadm.NewClient(cl)
+	return out, nil
+}
+
+// countRecords reads a topic to its end, read_committed, and counts its data
+// records: the exact number a consumer sees.
+func countRecords(ctx context.Context, kc kafka.Config, topic string) (int64, error) {
+	adm, err := kc.NewClient()
+	if err != nil {
+		return 0, err
+	}
+	defer adm.Close()
+	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("demo: end offsets of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return 0, nil
+	}
+	cl, err := kc.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var n int64
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				n++
+			}
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return n, nil
+}
+
+// printSummary writes the demo's closing report.
+func printSummary(w io.Writer, r *demoResult) {
+	fmt.Fprintf(w, "\nwattcast demo finished in %.1fs\n\n", r.elapsed.Seconds())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "topic\trecords\t")
+	for _, t := range sortedKeys(r.records) {
+		fmt.Fprintf(tw, "%s\t%d\t\n", t, r.records[t])
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nlake %s\n", r.lakeURL)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\tfiles\trows\t")
+	for _, t := range sortedKeys(r.lake) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", t, r.lake[t].Files, r.lake[t].Rows)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nmodels (registry %s)\n", r.registryURL)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tmodel\tversion\tstage\tbacktest MAE\tbacktest rMAE\t")
+	for _, m := range r.models {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", m.region, m.id, m.version, m.stage, m.mae, m.rmae)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nlive scoring of the held-out weeks (forecasts topic, error topics)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tfrom\tmodel\trole\thours\tMAE\trMAE\t")
+	for _, a := range r.accuracy {
+		from := r.forecastFrom[a.Region].Format(time.DateOnly)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t\n", a.Region, from, a.ModelID, a.Role, a.N, a.MAE(), a.RMAE())
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nrMAE is MAE over the weekly naive forecast's MAE (the price 168 h earlier) on the same hours: below 1 beats it.\n")
+	fmt.Fprintf(w, "Broker %s (embedded unless --brokers was set); topics prefixed %q.\n", strings.Join(r.brokers, ","), r.topics.Prefix)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/processors/features"
+)
+
+// lakeOptions are the object-store options from the global flags.
+func (g *globals) lakeOptions() []lake.Option {
+	var opts []lake.Option
+	if g.s3Endpoint != "" {
+		opts = append(opts, lake.WithEndpoint(g.s3Endpoint))
+	}
+	if g.s3PathStyle {
+		opts = append(opts, lake.WithPathStyle())
+	}
+	if g.awsRegion != "" {
+		opts = append(opts, lake.WithRegion(g.awsRegion))
+	}
+	return opts
+}
+
+// openLake opens the Parquet lake.
+func (g *globals) openLake(ctx context.Context) (*lake.Bucket, error) {
+	b, err := lake.Open(ctx, g.lakeURL, g.lakeOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("open the lake %s: %w", g.lakeURL, err)
+	}
+	return b, nil
+}
+
+// registryURL is --registry, or a "registry" directory next to the lake.
+func (g *globals) registryLocation() (string, error) {
+	if g.registryURL != "" {
+		return g.registryURL, nil
+	}
+	u, err := url.Parse(g.lakeURL)
+	if err != nil {
+		return "", fmt.Errorf("--lake %q: %w", g.lakeURL, err)
+	}
+	p := u.Path
+	if u.Scheme == "file" && u.Host != "" { // file://relative/dir
+		p = path.Join(u.Host, u.Path)
+		u.Host = ""
+	}
+	u.Path = path.Join(path.Dir(strings.TrimSuffix(p, "/")), "registry")
+	if u.Scheme == "file" && !strings.HasPrefix(p, "/") {
+		return "file://" + strings.TrimPrefix(u.Path, "/"), nil
+	}
+	return u.String(), nil
+}
+
+// openRegistry opens the model registry's object store.
+func (g *globals) openRegistry(ctx context.Context) (*lake.Bucket, string, error) {
+	loc, err := g.registryLocation()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := lake.Open(ctx, loc, g.lakeOptions()...)
+	if err != nil {
+		return nil, "", fmt.Errorf("open the model registry %s: %w", loc, err)
+	}
+	return b, loc, nil
+}
+
+// regionConfig reads a JSON file mapping region ids to their zone, holiday
+// country and issue time; "" for none.
+func regionConfig(file string) (map[string]features.Region, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--regions: %w", err)
+	}
+	var m map[string]features.Region
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("--regions %s: want a JSON object {\"REGION\": {\"zone\": \"Europe/Helsinki\", \"country\": \"FI\", \"issue_time\": \"10:00\"}}: %w", file, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,330 @@
+package lakesink_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/processors/lakesink"
+	"github.com/wattcast/wattcast/streams/broker"
+)
+
+// A crash can come between any two store writes: after a batch's journal,
+// between its files, before its commit. The restarted sink must store every
+// record exactly once, even when it is configured to cut batches
+// differently (MaxRows changed between runs): it adopts the bounds of the
+// batches the crashed run journaled, so it rewrites the same objects
+// instead of adding overlapping ones.
+func TestSinkCrashAndRestartStoresEveryRecordOnce(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		crashAt     int  // the write during which the sink "dies"
+		applied     bool // whether that write reached the store
+		restartRows int  // MaxRows of the restarted sink
+	}{
+		{crashAt: 1, applied: true, restartRows: 40},   // after the first journal
+		{crashAt: 2, applied: false, restartRows: 7},   // before the first file
+		{crashAt: 9, applied: true, restartRows: 7},    // between files of a poll
+		{crashAt: 30, applied: false, restartRows: 40}, // after commits, mid-run
+		{crashAt: 44, applied: true, restartRows: 13},  // at the last write (of 45)
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("crash at write %d applied %v restart max rows %d", c.crashAt, c.applied, c.restartRows), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.produce(t2024, 2, "FI")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+
+			runCtx, crash := context.WithCancel(ctx)
+			var dead atomic.Bool
+			fs := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
+				switch {
+				case n == c.crashAt:
+					dead.Store(true)
+					crash()
+					return c.applied, context.Canceled
+				case n > c.crashAt:
+					return false, context.Canceled // the process is gone
+				}
+				return true, nil
+			}}
+			cfg := e.config(fs)
+			cfg.MaxRows = 16
+			s, err := lakesink.New(cfg)
+			e.must(err)
+			if err := s.Run(runCtx); err != nil {
+				t.Fatalf("crashed sink returned %v, want nil on cancellation", err)
+			}
+			if !dead.Load() {
+				t.Fatalf("the sink finished before write %d; the crash point is past the end of the test data", c.crashAt)
+			}
+
+			cfg = e.config(e.lake)
+			cfg.MaxRows = c.restartRows
+			st := runSink(t, cfg, 30*time.Second)
+			e.checkLake(ctx, e.lake)
+			t.Logf("restart adopted %d journaled batches, stored %d", st.JournalAdopted, st.Batches)
+		})
+	}
+}
+
+// The store refuses writes for a while (as in the integration test's 20 s
+// outage): the sink retries with backoff, commits nothing past what is
+// stored in the meantime, and then completes with every record once.
+func TestSinkRetriesThroughStoreOutageWithoutCommittingAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.produce(t2024, 2, "FI", "GB-A")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const outage = 1500 * time.Millisecond
+	var outageStart atomic.Int64 // unix nanos; 0 before the outage
+	var refused atomic.Int64
+	fs := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
+		if n == 10 {
+			outageStart.CompareAndSwap(0, time.Now().UnixNano())
+		}
+		if s := outageStart.Load(); s != 0 && time.Since(time.Unix(0, s)) < outage {
+			refused.Add(1)
+			return false, errUnavailable
+		}
+		return true, nil
+	}}
+	cfg := e.config(fs)
+	s, err := lakesink.New(cfg)
+	e.must(err)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+
+	// During the outage the committed offsets must not move.
+	for outageStart.Load() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("sink ended before the outage: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let in-flight commits land
+	before, _ := e.offsets(ctx, cfg.Group)
+	time.Sleep(outage - 300*time.Millisecond)
+	during, _ := e.offsets(ctx, cfg.Group)
+	if fmt.Sprint(before) != fmt.Sprint(during) {
+		t.Errorf("offsets moved while the store refused every write:\nbefore %v\nduring %v", before, during)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.StoreRetries == 0 || refused.Load() == 0 {
+		t.Fatalf("no retries counted (%d) or no write refused (%d): the outage did not happen", st.StoreRetries, refused.Load())
+	}
+	e.checkLake(ctx, e.lake)
+	t.Logf("%d writes refused, %d retries", refused.Load(), st.StoreRetries)
+}
+
+// A store that answers only with errors needing an operator (access
+// denied) makes Run fail after GiveUpAfter, with the cause, instead of
+// hanging; nothing is committed.
+func TestSinkGivesUpOnPermanentStoreErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.produce(t2024, 1, "FI")
+	fs := &faultStore{inner: e.lake, onWrite: func(int, string) (bool, error) {
+		return false, fmt.Errorf("AccessDenied: the test bucket policy denies writes")
+	}}
+	cfg := e.config(fs)
+	cfg.GiveUpAfter = 300 * time.Millisecond
+	s, err := lakesink.New(cfg)
+	e.must(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = s.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || ctx.Err() != nil {
+		t.Fatalf("Run returned %v (ctx %v), want the AccessDenied cause before the test timeout", err, ctx.Err())
+	}
+	committed, _ := e.offsets(ctx, cfg.Group)
+	for topic, parts := range committed {
+		for p, off := range parts {
+			if off > 0 {
+				t.Errorf("%s[%d] committed to %d although nothing was stored", topic, p, off)
+			}
+		}
+	}
+}
+
+// Two sinks in one group, one leaving mid-run: the partitions it held move
+// to the other, which adopts whatever it had journaled. Nothing is lost,
+// nothing doubled.
+func TestSinkRebalanceBetweenTwoMembers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.produce(t2024, 2, "FI", "GB-A")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// Member A is slow (each write takes a while), so it is mid-run when
+	// B joins and when A leaves.
+	var aWrites atomic.Int64
+	slow := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
+		aWrites.Add(1)
+		time.Sleep(15 * time.Millisecond)
+		return true, nil
+	}}
+	cfgA := e.config(slow)
+	cfgA.StopAtEnd = false
+	a, err := lakesink.New(cfgA)
+	e.must(err)
+	aCtx, stopA := context.WithCancel(ctx)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Run(aCtx) }()
+	for aWrites.Load() < 10 {
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	b, err := lakesink.New(e.config(e.lake))
+	e.must(err)
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Run(ctx) }()
+	for b.Stats().Batches == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopA()
+	if err := <-aDone; err != nil {
+		t.Fatalf("member A: %v", err)
+	}
+	if err := <-bDone; err != nil {
+		t.Fatalf("member B: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("timed out")
+	}
+	e.checkLake(ctx, e.lake)
+	t.Logf("A stored %d batches, B %d (adopted %d journals)", a.Stats().Batches, b.Stats().Batches, b.Stats().JournalAdopted)
+	if a.Stats().Batches == 0 || b.Stats().Batches == 0 {
+		t.Errorf("A stored %d and B %d batches; the test wants both to have worked", a.Stats().Batches, b.Stats().Batches)
+	}
+}
+
+// A zombie (an old owner that has not noticed it lost a partition) journals
+// other bounds for a batch between the sink's journal lookup and its own
+// journal write. The sink must notice, drop its batch, re-read the
+// partition and follow the zombie's bounds: same names, no overlap.
+func TestSinkFollowsAJournalWrittenByAnotherWriter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.produce(t2024, 2, "FI")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var injected atomic.Bool
+	fs := &faultStore{inner: e.lake}
+	fs.onWrite = func(n int, key string) (bool, error) {
+		// On the sink's first journal of the prices topic, the zombie
+		// gets there first with a batch of just two offsets.
+		if strings.Contains(key, "/"+e.topics.Prices+"/") && strings.HasSuffix(key, ".json") && injected.CompareAndSwap(false, true) {
+			var first int64
+			var part int32
+			if _, err := fmt.Sscanf(key[strings.LastIndex(key, "/p")+2:], "%d/%d.json", &part, &first); err != nil {
+				t.Errorf("parse journal key %s: %v", key, err)
+			}
+			zombie := fmt.Sprintf(`{"version":1,"topic":%q,"partition":%d,"first":%d,"last":%d}`, e.topics.Prices, part, first, first+1)
+			if _, err := e.lake.PutIfAbsent(ctx, key, []byte(zombie)); err != nil {
+				t.Error(err)
+			}
+		}
+		return true, nil
+	}
+	st := runSink(t, e.config(fs), 30*time.Second)
+	if !injected.Load() || st.Rewinds == 0 || st.JournalAdopted == 0 {
+		t.Fatalf("zombie journal injected %v, rewinds %d, adopted %d: the conflict path did not run", injected.Load(), st.Rewinds, st.JournalAdopted)
+	}
+	e.checkLake(ctx, e.lake)
+}
+
+// franz-go, like the Java client, never returns a transaction's commit
+// marker as a record unless asked, so a consumer that commits "last record
+// + 1" stays one short of a transactional topic's end offset forever. The
+// sink keeps control records to reach it. This pins that behaviour of the
+// broker and client we use, with the embedded broker.
+func TestTransactionalTopicEndsWithAMarker(t *testing.T) {
+	t.Parallel()
+	b, err := broker.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.TransactionalID("marker-test"),
+		kgo.DefaultProduceTopic("txn"), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i, commit := range []kgo.TransactionEndTry{kgo.TryCommit, kgo.TryAbort, kgo.TryCommit} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%d-%d", i, j)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ends, err := kadm.NewClient(p).ListCommittedOffsets(ctx, "txn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup("txn", 0)
+
+	// lastOffset consumes until it sees offset want, or for a second
+	// more, and returns the last offset seen.
+	lastOffset := func(keep bool, want int64) (last int64, values []string) {
+		opts := []kgo.Opt{kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics("txn"), kgo.FetchMaxWait(100 * time.Millisecond),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+		if keep {
+			opts = append(opts, kgo.KeepControlRecords())
+		}
+		c, err := kgo.NewClient(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		quietUntil := time.Time{}
+		for time.Now().Before(deadline) && (quietUntil.IsZero() || time.Now().Before(quietUntil)) {
+			pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			c.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+				last = r.Offset
+				if !r.Attrs.IsControl() {
+					values = append(values, string(r.Value))
+				}
+			})
+			pcancel()
+			if last >= want && quietUntil.IsZero() {
+				quietUntil = time.Now().Add(300 * time.Millisecond) // anything after it?
+			}
+		}
+		return last, values
+	}
+	lastPlain, values := lastOffset(false, 7)
+	lastKeep, _ := lastOffset(true, 8)
+	// 3 transactions of 2 records and a marker each: the end is 9.
+	if end.Offset != 9 || lastPlain+1 != end.Offset-1 || lastKeep+1 != end.Offset {
+		t.Fatalf("end offset %d; last data record %d; last record with control records kept %d: want 9, 7, 8", end.Offset, lastPlain, lastKeep)
+	}
+	if fmt.Sprint(values) != "[0-0 0-1 2-0 2-1]" {
+		t.Fatalf("read_committed returned %v, want the committed transactions only", values)
+	}
+}

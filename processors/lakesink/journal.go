@@ -1,0 +1,46 @@
+package lakesink
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// JournalPrefix is where batch journals live in the store, beside the
+// tables. Athena and Spark never read it: it is outside every table's
+// location.
+const JournalPrefix = "_lakesink/batches/"
+
+// journal records the bounds of one batch before any of its files is
+// written. Its key is a function of where the batch starts, so whoever
+// resumes that partition at that offset finds it.
+type journal struct {
+	Version   int           `json:"version"`
+	Topic     string        `json:"topic"`
+	Partition int32         `json:"partition"`
+	First     int64         `json:"first"`
+	Last      int64         `json:"last"`
+	Records   int           `json:"records"`
+	Files     []journalFile `json:"files"`
+}
+
+type journalFile struct {
+	Key  string `json:"key"`
+	Rows int    `json:"rows"`
+}
+
+// journalKey is the journal of the batch of topic/partition starting at
+// first. Offsets are zero-padded so that a listing sorts by offset.
+func journalKey(topic string, partition int32, first int64) string {
+	return fmt.Sprintf("%s%s/p%d/%020d.json", JournalPrefix, topic, partition, first)
+}
+
+func decodeJournal(data []byte, key string) (journal, error) {
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil {
+		return journal{}, fmt.Errorf("lakesink: batch journal %s is not valid JSON: %w (delete it only if no file of its batch exists)", key, err)
+	}
+	if j.Last < j.First {
+		return journal{}, fmt.Errorf("lakesink: batch journal %s has last offset %d before first %d", key, j.Last, j.First)
+	}
+	return j, nil
+}

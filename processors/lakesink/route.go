@@ -1,0 +1,80 @@
+package lakesink
+
+import (
+	"time"
+
+	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/schemas"
+)
+
+// decoded is one record turned into lake rows.
+type decoded struct {
+	// knownAt is when the value became known; zero for a skipped record,
+	// which never moves a batch boundary.
+	knownAt time.Time
+	// add adds the record's rows to a batch's files; nil when skipped.
+	add func(*lake.FileSet)
+	// skip is "" for a row, skipNotFinal, or a schemas.Reason* code.
+	skip string
+}
+
+const skipNotFinal = "not_final"
+
+// route decodes the values of one topic into one table.
+type route struct {
+	table  string
+	decode func(value []byte, l lake.Lineage) decoded
+}
+
+func invalid(err error) decoded { return decoded{skip: schemas.ReasonOf(err)} }
+
+func newRoutes(t schemas.TopicSet) map[string]route {
+	all := map[string]route{
+		t.Prices: {lake.TablePrices, func(v []byte, l lake.Lineage) decoded {
+			var p schemas.Price
+			if err := schemas.Decode(v, &p); err != nil {
+				return invalid(err)
+			}
+			row := lake.NewPriceRow(&p, l)
+			return decoded{knownAt: p.PublishedAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+		}},
+		t.WeatherObserved: {lake.TableWeatherObserved, func(v []byte, l lake.Lineage) decoded {
+			var w schemas.WeatherObservation
+			if err := schemas.Decode(v, &w); err != nil {
+				return invalid(err)
+			}
+			row := lake.NewWeatherObservedRow(&w, l)
+			return decoded{knownAt: w.AvailableAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+		}},
+		t.WeatherForecast: {lake.TableWeatherForecast, func(v []byte, l lake.Lineage) decoded {
+			var w schemas.WeatherForecast
+			if err := schemas.Decode(v, &w); err != nil {
+				return invalid(err)
+			}
+			row := lake.NewWeatherForecastRow(&w, l)
+			return decoded{knownAt: w.IssuedAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+		}},
+		t.Features: {lake.TableFeatures, func(v []byte, l lake.Lineage) decoded {
+			var f schemas.FeatureRow
+			if err := schemas.Decode(v, &f); err != nil {
+				return invalid(err)
+			}
+			row, err := lake.NewFeaturesRow(&f, l)
+			if err != nil {
+				return decoded{skip: skipNotFinal}
+			}
+			// A final row is known once its hour has passed.
+			return decoded{knownAt: f.Hour.Add(time.Hour), add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+		}},
+		t.Forecasts: {lake.TableForecasts, func(v []byte, l lake.Lineage) decoded {
+			var f schemas.Forecast
+			if err := schemas.Decode(v, &f); err != nil {
+				return invalid(err)
+			}
+			rows := lake.NewForecastRows(&f, l)
+			return decoded{knownAt: f.IssueTime, add: func(fs *lake.FileSet) { lake.Add(fs, rows...) }}
+		}},
+	}
+	delete(all, "")
+	return all
+}

@@ -1,0 +1,446 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+// Batch is what one fetch of a series produced.
+type Batch struct {
+	Prices       []schemas.Price
+	Observations []schemas.WeatherObservation
+	Forecasts    []schemas.WeatherForecast
+	// Dead holds inputs that could not become values (malformed JSON, a
+	// bad row); they go to the dead-letter topic with their reason.
+	Dead []Dead
+	// Through ends the key-time window that was fetched completely: the
+	// publisher marks [from, Through) covered. Leave it at from (or zero)
+	// when nothing is known to be complete, e.g. tomorrow's prices that
+	// are not out yet.
+	Through time.Time
+	// Marks declare further key-time intervals complete, per series, for
+	// sources that write several series in one batch (an import).
+	Marks []Mark
+	// Incomplete, when set, says the fetch was cut short (e.g. a malformed
+	// page): the batch is published, then the loops treat the fetch as
+	// failed and try the window again.
+	Incomplete error
+}
+
+// Mark declares [From, To) of a series complete.
+type Mark struct {
+	Series   Series
+	From, To time.Time
+}
+
+// Dead is an input a source could not turn into a value.
+type Dead struct {
+	// Region keys the dead letter like the record it would have been.
+	Region string
+	// Origin says where the input came from: a URL, "file.csv".
+	Origin string
+	// Offset is the position in Origin (a line, an index), or -1.
+	Offset int64
+	// Value is the raw input.
+	Value []byte
+	// Reason is a schemas.Reason* code.
+	Reason string
+	Err    error
+}
+
+// PublishStats counts what a Publish did.
+type PublishStats struct {
+	Prices, Observations, Forecasts int
+	// Duplicates counts records dropped because their series already
+	// covered their key time.
+	Duplicates int
+	// DeadLetters counts records sent to the dead-letter topic.
+	DeadLetters int
+}
+
+// Add adds o to s.
+func (s *PublishStats) Add(o PublishStats) {
+	s.Prices += o.Prices
+	s.Observations += o.Observations
+	s.Forecasts += o.Forecasts
+	s.Duplicates += o.Duplicates
+	s.DeadLetters += o.DeadLetters
+}
+
+// Records is the number of data records published.
+func (s PublishStats) Records() int { return s.Prices + s.Observations + s.Forecasts }
+
+// ErrFenced is returned by Publish when another producer with the same
+// transactional id has started: this one must stop.
+var ErrFenced = errors.New("source: another producer with the same transactional id took over; stop this one (two instances of the same producer must not run at once)")
+
+// CheckpointTopic names the compacted topic that holds every series'
+// coverage.
+func CheckpointTopic(ts schemas.TopicSet) string { return ts.Internal("source", "checkpoints") }
+
+// CheckpointSpec is the checkpoint topic's spec for kafka.EnsureTopics: one
+// partition, compacted, kept forever.
+func CheckpointSpec(ts schemas.TopicSet) schemas.TopicSpec {
+	return schemas.TopicSpec{Name: CheckpointTopic(ts), Key: "series", Partitions: 1, Retention: -1, Compacted: true,
+		Description: "producer checkpoints: the key-time intervals each series has published"}
+}
+
+// PublisherOptions configure NewPublisher.
+type PublisherOptions struct {
+	Topics schemas.TopicSet
+	// Producer is the wattcast-producer header, e.g.
+	// kafka.Producer(version, "produce octopus").
+	Producer string
+	// TransactionalID identifies this producer across restarts, e.g.
+	// "wattcast-produce-octopus". Two running producers with the same id
+	// fence each other. Required.
+	TransactionalID string
+	// Stage names the component in dead letters, e.g. "produce:octopus".
+	Stage  string
+	Logger *slog.Logger
+	// Now returns the time written on dead letters and checkpoints; nil
+	// uses time.Now.
+	Now func() time.Time
+}
+
+// Publisher publishes batches exactly once per series key time (see the
+// package doc). It is safe for concurrent use; publishes are serialised.
+type Publisher struct {
+	cl   *kgo.Client
+	opts PublisherOptions
+	ckpt string
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	cov map[string]Coverage
+}
+
+type checkpoint struct {
+	Series    Series    `json:"series"`
+	Covered   Coverage  `json:"covered"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NewPublisher starts a transactional producer and reads every checkpoint
+// back. The checkpoint topic must exist (see CheckpointSpec).
+func NewPublisher(ctx context.Context, kcfg kafka.Config, opts PublisherOptions) (*Publisher, error) {
+	if opts.TransactionalID == "" {
+		return nil, errors.New("source: PublisherOptions.TransactionalID is required")
+	}
+	if opts.Topics.Prices == "" {
+		opts.Topics = schemas.NewTopicSet("")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Stage == "" {
+		opts.Stage = "produce"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Publisher{opts: opts, ckpt: CheckpointTopic(opts.Topics), log: log, cov: map[string]Coverage{}}
+	cov, err := loadCheckpoints(ctx, kcfg, p.ckpt, log)
+	if err != nil {
+		return nil, err
+	}
+	p.cov = cov
+	cl, err := kcfg.NewClient(kgo.TransactionalID(opts.TransactionalID), kgo.TransactionTimeout(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	p.cl = cl
+	log.Info("source: checkpoints loaded", "series", len(cov), "topic", p.ckpt)
+	return p, nil
+}
+
+// Close aborts nothing (every Publish ends its transaction) and closes the
+// producer.
+func (p *Publisher) Close() { p.cl.Close() }
+
+// Coverage returns what series s has published.
+func (p *Publisher) Coverage(s Series) Coverage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cov[s.Key()]
+}
+
+// Publish writes, in one transaction, the records of b whose key time no
+// checkpoint covers yet, b's dead letters, and the new checkpoints: s
+// extended by [from, b.Through), each of b.Marks, and the key span of every
+// record published (in whatever series it belongs to). On error nothing is
+// visible to read_committed consumers and the coverage is unchanged, so the
+// same fetch can simply be retried.
+func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Batch) (PublishStats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var st PublishStats
+	var recs []*kgo.Record
+	now := p.opts.Now().UTC()
+	// Within one batch a key may also repeat (overlapping pages); the first wins.
+	seen := map[string]bool{}
+	dup := func(sr Series, t time.Time) bool {
+		k := sr.Key() + "@" + strconv.FormatInt(t.UnixNano(), 10)
+		if p.cov[sr.Key()].Contains(t) || seen[k] {
+			st.Duplicates++
+			return true
+		}
+		seen[k] = true
+		return false
+	}
+	var published []span
+	add := func(topic, key string, v schemas.Value, raw func() []byte) {
+		r, err := kafka.NewRecord(topic, key, v, p.opts.Producer)
+		if err != nil {
+			// Invalid values are dead-lettered, never published.
+			recs = append(recs, p.deadLetter(Dead{Region: key, Origin: "source:" + s.Source, Offset: -1, Value: raw(),
+				Reason: schemas.ReasonOf(err), Err: err}, now))
+			st.DeadLetters++
+			return
+		}
+		recs = append(recs, r)
+		switch v := v.(type) {
+		case *schemas.Price:
+			st.Prices++
+			published = append(published, span{PriceSeries(v), v.Start, v.End})
+		case *schemas.WeatherObservation:
+			st.Observations++
+			published = append(published, span{ObservationSeries(v), v.Time, v.Time.Add(time.Hour)})
+		case *schemas.WeatherForecast:
+			st.Forecasts++
+			// A run is one instant of issue time; a second marks it.
+			published = append(published, span{ForecastSeries(v), v.IssuedAt, v.IssuedAt.Add(time.Second)})
+		}
+	}
+	for i := range b.Prices {
+		v := &b.Prices[i]
+		if !dup(PriceSeries(v), v.Start) {
+			add(p.opts.Topics.Prices, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
+		}
+	}
+	for i := range b.Observations {
+		v := &b.Observations[i]
+		if !dup(ObservationSeries(v), v.Time) {
+			add(p.opts.Topics.WeatherObserved, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
+		}
+	}
+	// A forecast run is keyed by (issue time, hour): one issue holds many
+	// hours, so duplicates are judged on the issue time only against the
+	// checkpoint, and on (issue, hour) within the batch.
+	for i := range b.Forecasts {
+		v := &b.Forecasts[i]
+		fs := ForecastSeries(v)
+		k := fs.Key() + "@" + strconv.FormatInt(v.IssuedAt.UnixNano(), 10) + "/" + strconv.FormatInt(v.Time.Unix(), 10)
+		if p.cov[fs.Key()].Contains(v.IssuedAt) || seen[k] {
+			st.Duplicates++
+			continue
+		}
+		seen[k] = true
+		add(p.opts.Topics.WeatherForecast, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
+	}
+	for _, d := range b.Dead {
+		recs = append(recs, p.deadLetter(d, now))
+		st.DeadLetters++
+	}
+	// New coverage: the window declared complete, and the key span of
+	// every record published (so a partial fetch that is retried does not
+	// publish its first part twice). Every series touched gets a checkpoint.
+	next := map[string]Coverage{}
+	series := map[string]Series{}
+	mark := func(sr Series, a, b time.Time) {
+		k := sr.Key()
+		c, ok := next[k]
+		if !ok {
+			c = p.cov[k]
+		}
+		next[k], series[k] = c.Add(a, b), sr
+	}
+	if !b.Through.IsZero() && !from.IsZero() {
+		mark(s, from, b.Through)
+	}
+	for _, m := range b.Marks {
+		mark(m.Series, m.From, m.To)
+	}
+	for _, v := range published {
+		mark(v.series, v.from, v.to)
+	}
+	var ckpts []*kgo.Record
+	for k, c := range next {
+		if sameCoverage(c, p.cov[k]) {
+			delete(next, k)
+			continue
+		}
+		val, err := json.Marshal(checkpoint{Series: series[k], Covered: c, UpdatedAt: now})
+		if err != nil {
+			return PublishStats{}, fmt.Errorf("source: encode checkpoint: %w", err)
+		}
+		ckpts = append(ckpts, &kgo.Record{Topic: p.ckpt, Key: []byte(k), Value: val})
+	}
+	if len(recs) == 0 && len(ckpts) == 0 {
+		return st, nil
+	}
+	if err := p.transact(ctx, append(recs, ckpts...)); err != nil {
+		return PublishStats{}, err
+	}
+	for k, c := range next {
+		p.cov[k] = c
+	}
+	return st, nil
+}
+
+func sameCoverage(a, b Coverage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].From.Equal(b[i].From) || !a[i].To.Equal(b[i].To) {
+			return false
+		}
+	}
+	return true
+}
+
+// span is the key-time span a published record covers.
+type span struct {
+	series   Series
+	from, to time.Time
+}
+
+func (p *Publisher) transact(ctx context.Context, recs []*kgo.Record) error {
+	if err := p.cl.BeginTransaction(); err != nil {
+		return p.txErr("begin transaction", err)
+	}
+	res := p.cl.ProduceSync(ctx, recs...)
+	commit := kgo.TryCommit
+	perr := res.FirstErr()
+	if perr != nil {
+		commit = kgo.TryAbort
+		// Records still buffered must be failed before an abort.
+		if err := p.cl.AbortBufferedRecords(context.WithoutCancel(ctx)); err != nil {
+			p.log.Warn("source: abort buffered records", "err", err)
+		}
+	}
+	// End the transaction even if ctx is done, so that a signal does not
+	// leave it open until the transaction timeout.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := p.cl.EndTransaction(ectx, commit); err != nil {
+		return p.txErr("end transaction", err)
+	}
+	if perr != nil {
+		return p.txErr("produce (transaction aborted, nothing published)", perr)
+	}
+	return nil
+}
+
+func (p *Publisher) txErr(what string, err error) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		return fmt.Errorf("%w: %s: %v", ErrFenced, what, err)
+	}
+	return fmt.Errorf("source: %s: %w", what, err)
+}
+
+func (p *Publisher) deadLetter(d Dead, now time.Time) *kgo.Record {
+	orig := &kgo.Record{Topic: d.Origin, Partition: -1, Offset: d.Offset, Key: []byte(d.Region), Value: d.Value}
+	reason := d.Reason
+	if reason == "" {
+		reason = schemas.ReasonMalformed
+	}
+	return kafka.NewDeadLetter(p.opts.Topics.DeadLetters, orig, reason, d.Err, p.opts.Stage, p.opts.Producer, now)
+}
+
+// loadCheckpoints reads the checkpoint topic to its last stable offset.
+func loadCheckpoints(ctx context.Context, kcfg kafka.Config, topic string, log *slog.Logger) (map[string]Coverage, error) {
+	out := map[string]Coverage{}
+	acl, err := kcfg.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	defer acl.Close()
+	adm := kadm.NewClient(acl)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: list checkpoint offsets of %s: %w", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: list checkpoint offsets of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	parts := map[int32]kgo.Offset{}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			lerr = o.Err
+			return
+		}
+		s, _ := starts.Lookup(topic, o.Partition)
+		if o.Offset > s.Offset {
+			want[o.Partition] = o.Offset
+			parts[o.Partition] = kgo.NewOffset().AtStart()
+		}
+	})
+	if lerr != nil {
+		if errors.Is(lerr, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("source: checkpoint topic %s does not exist: create it (kafka.EnsureTopics with source.CheckpointSpec): %w", topic, lerr)
+		}
+		return nil, fmt.Errorf("source: list checkpoint offsets of %s: %w", topic, lerr)
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	// Control records are kept so that the position reaches the last
+	// stable offset even when the log ends with a commit marker.
+	cl, err := kcfg.NewClient(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("source: read checkpoints: %w", err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return nil, fmt.Errorf("source: read checkpoints from %s: %w", topic, ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			if r.Value == nil { // a tombstone resets the series
+				delete(out, string(r.Key))
+				return
+			}
+			var c checkpoint
+			if err := json.Unmarshal(r.Value, &c); err != nil {
+				// A checkpoint we cannot read only costs re-publishing
+				// checks, never data; say so and go on.
+				log.Warn("source: unreadable checkpoint ignored", "key", string(r.Key), "err", err)
+				return
+			}
+			out[string(r.Key)] = c.Covered
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,106 @@
+################################################################################
+# Athena workgroup: engine v3, results encrypted with the lake key
+################################################################################
+
+resource "aws_athena_workgroup" "this" {
+  count = var.create ? 1 : 0
+
+  name          = var.name
+  description   = "wattcast analysts and services: SQL over the lake"
+  state         = "ENABLED"
+  force_destroy = false
+
+  configuration {
+    # Every query in the workgroup uses these settings, whatever the
+    # client asks: results always land encrypted in the lake bucket.
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+    bytes_scanned_cutoff_per_query     = var.bytes_scanned_cutoff_per_query
+
+    engine_version {
+      selected_engine_version = "Athena engine version 3"
+    }
+
+    result_configuration {
+      output_location = var.athena_results_url
+
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = var.kms_key_arn
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Named queries: the first questions a user asks (docs/athena.md has more)
+################################################################################
+
+locals {
+  named_queries = {
+    "latest-official-forecast" = {
+      description = "Tomorrow's official forecast per region and hour: the newest issue of the official model."
+      query       = <<-SQL
+        SELECT region, hour, value, model_id, model_version, role, issue_time
+        FROM forecasts
+        WHERE "date" >= cast(current_date AS varchar)
+          AND official
+          AND issue_time = (SELECT max(issue_time) FROM forecasts f2
+                            WHERE f2.region = forecasts.region AND f2."date" >= cast(current_date - interval '1' day AS varchar))
+        ORDER BY region, hour
+      SQL
+    }
+    "forecast-accuracy-30d" = {
+      description = "MAE and rMAE (over the weekly naive forecast) per model and region over the last 30 days: forecasts joined with the actual prices."
+      query       = <<-SQL
+        WITH scored AS (
+          SELECT f.region, f.model_id, f.role, abs(f.value - a.price) AS abs_error,
+                 abs(a.price_lag_168h - a.price) AS naive_abs_error
+          FROM forecasts f
+          JOIN features a ON a.region = f.region AND a.hour = f.hour AND a."date" = f."date"
+          WHERE f."date" >= cast(current_date - interval '30' day AS varchar)
+            AND a."date" >= cast(current_date - interval '30' day AS varchar)
+        )
+        SELECT region, model_id, role, count(*) AS hours,
+               avg(abs_error) AS mae,
+               avg(abs_error) / nullif(avg(naive_abs_error), 0) AS rmae
+        FROM scored
+        GROUP BY region, model_id, role
+        ORDER BY region, rmae
+      SQL
+    }
+    "daily-price-profile" = {
+      description = "Mean price by local hour of day per region over the last 7 days."
+      query       = <<-SQL
+        SELECT region, local_hour, avg(price) AS mean_price, min(price) AS min_price, max(price) AS max_price
+        FROM features
+        WHERE "date" >= cast(current_date - interval '7' day AS varchar)
+        GROUP BY region, local_hour
+        ORDER BY region, local_hour
+      SQL
+    }
+    "late-or-missing-hours" = {
+      description = "Hours per region and day in the features table over the last 14 days: a day with fewer than 23 rows has a gap."
+      query       = <<-SQL
+        SELECT region, local_date, count(*) AS hours
+        FROM features
+        WHERE "date" >= cast(current_date - interval '14' day AS varchar)
+        GROUP BY region, local_date
+        HAVING count(*) < 23
+        ORDER BY region, local_date
+      SQL
+    }
+  }
+}
+
+resource "aws_athena_named_query" "this" {
+  for_each = var.create ? local.named_queries : {}
+
+  name        = each.key
+  description = each.value.description
+  workgroup   = aws_athena_workgroup.this[0].id
+  database    = aws_glue_catalog_database.this[0].name
+  query       = each.value.query
+}

@@ -1,0 +1,123 @@
+################################################################################
+# The services, their commands and exactly what each may touch
+################################################################################
+#
+# Topic names follow schemas.NewTopicSet(prefix); internal topics are
+# "<prefix><component>.<suffix>" (TopicSet.Internal, e.g. the processor's
+# changelog). Consumer groups are the components' DefaultGroup constants
+# (processors.DefaultGroup, lakesink.DefaultGroup, scorer.DefaultGroup) and
+# transactional ids are "<group>-<instance>" (docs/aws.md lists the
+# contract); the IAM policies allow exactly those names.
+
+locals {
+  p = var.topic_prefix
+  topics = {
+    prices            = "${local.p}prices"
+    weather_observed  = "${local.p}weather.observed"
+    weather_forecast  = "${local.p}weather.forecast"
+    features          = "${local.p}features"
+    forecasts         = "${local.p}forecasts"
+    errors_champion   = "${local.p}errors.champion"
+    errors_challenger = "${local.p}errors.challenger"
+    model_events      = "${local.p}model-events"
+    dead_letters      = "${local.p}dead-letters"
+  }
+  groups = {
+    processor = "wattcast-processor"
+    lake_sink = "wattcast-lakesink"
+    scorer    = "wattcast-scorer"
+    smoke     = "wattcast-smoke"
+  }
+  lake_prefix     = module.lake.prefixes.lake
+  registry_prefix = module.lake.prefixes.registry
+  t               = local.topics
+
+  # One object per service: attribute sets differ, which an object allows;
+  # the modules' typed variables fill the optional attributes.
+  default_services = {
+    # Octopus Agile prices and Open-Meteo weather, live.
+    producer = {
+      command  = ["produce"]
+      internet = true
+      cpu      = 256
+      memory   = 512
+      kafka = {
+        write_topics   = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.dead_letters]
+        create_topics  = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.dead_letters]
+        topic_prefixes = ["${local.p}producer."]
+      }
+      s3 = {}
+    }
+    # Windowed features (state in a changelog topic, exactly once) and the
+    # lake sink (Parquet to S3).
+    processor = {
+      command  = ["process"]
+      internet = false
+      cpu      = 1024
+      memory   = 2048
+      kafka = {
+        read_topics            = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.forecasts]
+        write_topics           = [local.t.features, local.t.dead_letters]
+        create_topics          = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.forecasts, local.t.dead_letters]
+        topic_prefixes         = ["${local.p}processor.", "${local.p}lakesink."]
+        group_prefixes         = [local.groups.processor, local.groups.lake_sink]
+        transactional_prefixes = [local.groups.processor, local.groups.lake_sink]
+      }
+      s3 = { write_prefixes = [local.lake_prefix] }
+    }
+    # Champion and challenger forecasts, errors, monitoring, promotion.
+    scorer = {
+      command  = ["score"]
+      internet = false
+      cpu      = 512
+      memory   = 1024
+      kafka = {
+        read_topics            = [local.t.features, local.t.model_events, local.t.errors_champion, local.t.errors_challenger]
+        write_topics           = [local.t.forecasts, local.t.errors_champion, local.t.errors_challenger, local.t.model_events, local.t.dead_letters]
+        create_topics          = [local.t.features, local.t.forecasts, local.t.errors_champion, local.t.errors_challenger, local.t.model_events, local.t.dead_letters]
+        topic_prefixes         = ["${local.p}scorer."]
+        group_prefixes         = [local.groups.scorer]
+        transactional_prefixes = [local.groups.scorer]
+      }
+      s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
+    }
+    # Batch training from the lake into the registry, on a schedule.
+    trainer = {
+      command           = ["train"]
+      internet          = false
+      cpu               = 2048
+      memory            = 8192
+      schedule          = var.trainer_schedule
+      schedule_timezone = var.trainer_schedule_timezone
+      kafka = {
+        write_topics  = [local.t.model_events]
+        create_topics = [local.t.model_events]
+      }
+      s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
+    }
+    # CI's live smoke test, run inside the VPC: publish a price, wait for a
+    # forecast on the topic, find the row in Athena.
+    smoke = {
+      command   = ["smoke"]
+      internet  = false
+      on_demand = true
+      cpu       = 256
+      memory    = 512
+      athena    = true
+      kafka = {
+        read_topics    = [local.t.forecasts]
+        write_topics   = [local.t.prices]
+        group_prefixes = [local.groups.smoke]
+      }
+      s3 = { read_prefixes = [local.lake_prefix] }
+    }
+  }
+
+  # A for expression (not a conditional) drops the smoke task: its result
+  # may hold objects of different shapes.
+  services = {
+    for k, s in local.default_services : k => merge(s, {
+      for attr, v in try(var.service_overrides[k], {}) : attr => v if v != null
+    }) if k != "smoke" || var.enable_smoke_task
+  }
+}
