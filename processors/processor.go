@@ -120,6 +120,28 @@ type task struct {
 	cfg       *Config
 	e         *features.Engine
 	partition int32
+	lag       runner.Lag
+}
+
+// maxAhead is how far an input's watermark may run ahead of the clock while
+// another input is behind before the runner pauses it: the bound on the
+// history a task holds waiting for a slow input.
+const maxAhead = 48 * time.Hour
+
+// Pause implements runner.Pacer.
+func (t *task) Pause() map[string]bool {
+	if !t.lag.Behind() {
+		return nil
+	}
+	clock := t.clock(t.lag)
+	tp := t.cfg.Topics
+	out := map[string]bool{}
+	for topic, k := range map[string]features.Kind{tp.Prices: features.KindPrice, tp.WeatherObserved: features.KindObservation, tp.WeatherForecast: features.KindForecast} {
+		if t.e.Watermark(k).After(clock.Add(maxAhead)) {
+			out[topic] = true
+		}
+	}
+	return out
 }
 
 func (t *task) Restore(key string, value []byte) error { return t.e.Restore(key, value) }
@@ -169,6 +191,7 @@ func (t *task) Process(_ context.Context, recs []*kgo.Record, lag runner.Lag, ou
 			out.DeadLetter(rec, reasonOf(err), err)
 		}
 	}
+	t.lag = lag
 	rows := t.e.Advance(t.clock(lag))
 	for i := range rows {
 		r, err := kafka.NewRecord(tp.Features, rows[i].Region, &rows[i], t.cfg.Producer)

@@ -274,3 +274,56 @@ func TestProcessorRestartsExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// Inputs need not arrive interleaved: here every price comes first, then
+// every observation, then every forecast, as after an outage of the weather
+// producers. The processor must hold the clock for the slow inputs, pause
+// the fast one instead of piling up its state, and still emit exactly the
+// rows of the batch engine.
+func TestProcessorHandlesAnInputFarAhead(t *testing.T) {
+	t.Parallel()
+	topics := schemas.NewTopicSet("t3.")
+	kc := startBroker(t, topics)
+	in := history([]string{"FI"}, time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), 120)
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	add := func(topic, key string, v schemas.Value) {
+		r, err := kafka.NewRecord(topic, key, v, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	for i := range in.Prices {
+		add(topics.Prices, in.Prices[i].Region, &in.Prices[i])
+	}
+	for i := range in.Obs {
+		add(topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
+	}
+	for i := range in.Fcs {
+		add(topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p := runProcessor(t, ctx, kc, topics, true, 1000)
+	if s := p.Stats(); sum(s.RecordsIn) != int64(len(recs)) || s.Aborts != 0 || len(s.DeadLetters) != 0 {
+		t.Fatalf("stats %+v: want all %d inputs, no aborts, no dead letters", s, len(recs))
+	}
+	got := decodeRows(t, readAll(t, kc, topics.Features))
+	want := expected(t, in)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; !reflect.DeepEqual(g, w) {
+			t.Fatalf("row %v differs", k)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -127,6 +129,7 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 	}
 	if s.Market == "" {
 		s.Market, s.Unit = p.Market, p.Unit
+		s.metaDirty = true
 	} else if s.Market != p.Market || s.Unit != p.Unit {
 		return &Rejection{schemas.ReasonInvalid, fmt.Sprintf("region %s carries market %s in %s; this price is market %s in %s (use another region id per market)",
 			p.Region, s.Market, s.Unit, p.Market, p.Unit)}
@@ -153,9 +156,11 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 	subs[sub], changed = addVersion(subs[sub], v)
 	if s.FinalThrough == 0 && (s.FirstHour == 0 || hour < s.FirstHour) {
 		s.FirstHour = hour
+		s.metaDirty = true
 		changed = true
 	}
 	if changed {
+		s.touch(hour)
 		e.dirty[p.Region] = true
 	}
 	e.seen(KindPrice, p.PublishedAt)
@@ -177,6 +182,7 @@ func (e *Engine) AddObservation(o *schemas.WeatherObservation) error {
 		s.Obs[hour] = locs
 	}
 	locs[o.Location] = addValues(locs[o.Location], valuesAt{At: o.AvailableAt.Unix(), V: o.Values})
+	s.touch(hour)
 	e.dirty[o.Region] = true
 	e.seen(KindObservation, o.AvailableAt)
 	return nil
@@ -195,6 +201,7 @@ func (e *Engine) AddForecast(f *schemas.WeatherForecast) error {
 		s.Fcs[hour] = locs
 	}
 	locs[f.Location] = addValues(locs[f.Location], valuesAt{At: f.IssuedAt.Unix(), V: f.Values})
+	s.touch(hour)
 	e.dirty[f.Region] = true
 	e.seen(KindForecast, f.IssuedAt)
 	return nil
@@ -235,7 +242,10 @@ func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
 				return iss, iss+late < e.clock
 			})
 		}
-		if pruned || ready != s.ReadyThrough || final != s.FinalThrough {
+		if ready != s.ReadyThrough || final != s.FinalThrough {
+			s.metaDirty = true
+		}
+		if pruned || s.metaDirty {
 			e.dirty[id] = true
 		}
 	}
@@ -519,7 +529,9 @@ type meta struct {
 }
 
 // Changes returns the changelog records for the state changed since the
-// last call: one per changed region, keyed by region, and the clock.
+// last call: per changed region a meta record ("<region>|m") and one record
+// per changed UTC day ("<region>|d|<day>", nil when the day was pruned), and
+// the clock ("_meta").
 func (e *Engine) Changes() ([]KV, error) {
 	var out []KV
 	ids := make([]string, 0, len(e.dirty))
@@ -528,11 +540,34 @@ func (e *Engine) Changes() ([]KV, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		b, err := json.Marshal(e.regions[id])
-		if err != nil {
-			return nil, fmt.Errorf("features: encode state of %s: %w", id, err)
+		s := e.regions[id]
+		if s == nil {
+			continue
 		}
-		out = append(out, KV{id, b})
+		if s.metaDirty {
+			b, err := json.Marshal(s.meta())
+			if err != nil {
+				return nil, fmt.Errorf("features: encode state of %s: %w", id, err)
+			}
+			out = append(out, KV{id + "|m", b})
+			s.metaDirty = false
+		}
+		days := make([]int64, 0, len(s.dirtyDays))
+		for d := range s.dirtyDays {
+			days = append(days, d)
+		}
+		slices.Sort(days)
+		for _, d := range days {
+			var b []byte
+			if c, ok := s.chunk(d); ok {
+				var err error
+				if b, err = json.Marshal(c); err != nil {
+					return nil, fmt.Errorf("features: encode state of %s day %d: %w", id, d, err)
+				}
+			}
+			out = append(out, KV{id + "|d|" + strconv.FormatInt(d, 10), b})
+		}
+		clear(s.dirtyDays)
 	}
 	clear(e.dirty)
 	if e.meta {
@@ -557,15 +592,39 @@ func (e *Engine) Restore(key string, value []byte) error {
 		e.clock, e.wm = m.Clock, m.WM
 		return nil
 	}
-	if value == nil {
-		delete(e.regions, key)
-		return nil
+	region, rest, ok := strings.Cut(key, "|")
+	if !ok {
+		return fmt.Errorf("features: restore: unknown changelog key %q", key)
 	}
-	s := newRegionState(key)
-	if err := json.Unmarshal(value, s); err != nil {
-		return fmt.Errorf("features: restore state of region %s: %w", key, err)
+	s := e.regions[region]
+	if s == nil {
+		s = newRegionState(region)
+		e.regions[region] = s
 	}
-	e.regions[key] = s
+	switch {
+	case rest == "m":
+		var m regionMeta
+		if err := json.Unmarshal(value, &m); err != nil {
+			return fmt.Errorf("features: restore %s: %w", key, err)
+		}
+		s.setMeta(m)
+	case strings.HasPrefix(rest, "d|"):
+		d, err := strconv.ParseInt(rest[2:], 10, 64)
+		if err != nil {
+			return fmt.Errorf("features: restore: bad day in changelog key %q", key)
+		}
+		if value == nil {
+			s.setChunk(d, nil)
+			return nil
+		}
+		var c dayChunk
+		if err := json.Unmarshal(value, &c); err != nil {
+			return fmt.Errorf("features: restore %s: %w", key, err)
+		}
+		s.setChunk(d, &c)
+	default:
+		return fmt.Errorf("features: restore: unknown changelog key %q", key)
+	}
 	return nil
 }
 

@@ -252,7 +252,7 @@ func TestPerturbingTheFutureChangesNoPastFeature(t *testing.T) {
 // the rows an uninterrupted one emits: nothing lost, nothing doubled.
 func TestRestoreFromChangelogContinuesExactly(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, "2023-10-20T00:00:00Z", 14) // spans the end of summer time
+	f := newFixture(t, "2023-10-10T00:00:00Z", 30) // spans the end of summer time
 	type ev struct {
 		at  time.Time
 		add func(*Engine) error
@@ -292,14 +292,28 @@ func TestRestoreFromChangelogContinuesExactly(t *testing.T) {
 	want := run(whole, evs)
 
 	first, _ := NewEngine(Config{})
-	got := run(first, evs[:len(evs)/2])
 	var log []KV
-	// Changes are taken at two points, as two transactions would.
-	c1, err := first.Changes()
-	if err != nil {
-		t.Fatal(err)
+	var got []schemas.FeatureRow
+	// Changes are taken every 300 inputs, as transactions would: the log
+	// holds incremental day records and tombstones of pruned days.
+	half := evs[:len(evs)/2]
+	for i := 0; i < len(half); i += 300 {
+		got = append(got, run(first, half[i:min(i+300, len(half))])...)
+		c, err := first.Changes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, c...)
 	}
-	log = append(log, c1...)
+	tombstones := 0
+	for _, kv := range log {
+		if kv.Value == nil {
+			tombstones++
+		}
+	}
+	if tombstones == 0 {
+		t.Fatal("no pruned day in the changelog: the test does not exercise tombstones")
+	}
 	restored, _ := NewEngine(Config{})
 	for _, kv := range log {
 		if err := restored.Restore(kv.Key, kv.Value); err != nil {

@@ -5,24 +5,111 @@ import (
 	"sort"
 )
 
-// The state of one region, as stored in the changelog. Times are Unix
-// seconds; hours are the Unix seconds of the hour's start.
+// The state of one region. Times are Unix seconds; hours are the Unix
+// seconds of the hour's start. In the changelog a region is stored as one
+// small meta record plus one record per UTC day of event time (see chunk),
+// so that a transaction rewrites only the days it touched and no record
+// grows with the length of the history.
 type regionState struct {
-	Region string `json:"region"`
-	Market string `json:"market"`
-	Unit   string `json:"unit"`
+	Region string
+	Market string
+	Unit   string
 	// Prices: hour -> sub-period start -> versions sorted by publication.
-	Prices map[int64]map[int64][]version `json:"prices"`
+	Prices map[int64]map[int64][]version
 	// Obs: hour -> location -> versions sorted by availability.
-	Obs map[int64]map[string][]valuesAt `json:"obs"`
+	Obs map[int64]map[string][]valuesAt
 	// Fcs: valid hour -> location -> forecasts sorted by issue time.
-	Fcs map[int64]map[string][]valuesAt `json:"fcs"`
+	Fcs map[int64]map[string][]valuesAt
 	// FirstHour is the first hour with a price; emission starts there.
-	FirstHour int64 `json:"first_hour"`
+	FirstHour int64
 	// ReadyThrough is the local midnight (Unix) of the last day whose
 	// ready rows are done; FinalThrough the last hour whose final row is.
-	ReadyThrough int64 `json:"ready_through"`
-	FinalThrough int64 `json:"final_through"`
+	ReadyThrough int64
+	FinalThrough int64
+
+	dirtyDays map[int64]bool // UTC days changed since the last Changes
+	metaDirty bool
+}
+
+// regionMeta is a region's changelog meta record.
+type regionMeta struct {
+	Market       string `json:"market"`
+	Unit         string `json:"unit"`
+	FirstHour    int64  `json:"first_hour"`
+	ReadyThrough int64  `json:"ready_through"`
+	FinalThrough int64  `json:"final_through"`
+}
+
+// dayChunk is a region's changelog record for one UTC day of event time.
+type dayChunk struct {
+	Prices map[int64]map[int64][]version   `json:"p,omitempty"`
+	Obs    map[int64]map[string][]valuesAt `json:"o,omitempty"`
+	Fcs    map[int64]map[string][]valuesAt `json:"f,omitempty"`
+}
+
+func dayOf(hour int64) int64 {
+	d := hour / 86400
+	if hour < 0 && hour%86400 != 0 {
+		d--
+	}
+	return d
+}
+
+// touch marks the day of hour as changed.
+func (s *regionState) touch(hour int64) { s.dirtyDays[dayOf(hour)] = true }
+
+func (s *regionState) meta() regionMeta {
+	return regionMeta{s.Market, s.Unit, s.FirstHour, s.ReadyThrough, s.FinalThrough}
+}
+
+func (s *regionState) setMeta(m regionMeta) {
+	s.Market, s.Unit, s.FirstHour, s.ReadyThrough, s.FinalThrough = m.Market, m.Unit, m.FirstHour, m.ReadyThrough, m.FinalThrough
+}
+
+// chunk gathers the state of one UTC day; ok is false when it is empty.
+func (s *regionState) chunk(day int64) (c dayChunk, ok bool) {
+	for h := day * 86400; h < (day+1)*86400; h += 3600 {
+		if v, has := s.Prices[h]; has {
+			if c.Prices == nil {
+				c.Prices = map[int64]map[int64][]version{}
+			}
+			c.Prices[h] = v
+		}
+		if v, has := s.Obs[h]; has {
+			if c.Obs == nil {
+				c.Obs = map[int64]map[string][]valuesAt{}
+			}
+			c.Obs[h] = v
+		}
+		if v, has := s.Fcs[h]; has {
+			if c.Fcs == nil {
+				c.Fcs = map[int64]map[string][]valuesAt{}
+			}
+			c.Fcs[h] = v
+		}
+	}
+	return c, c.Prices != nil || c.Obs != nil || c.Fcs != nil
+}
+
+// setChunk replaces the state of one UTC day (nil: the day is empty).
+func (s *regionState) setChunk(day int64, c *dayChunk) {
+	for h := day * 86400; h < (day+1)*86400; h += 3600 {
+		delete(s.Prices, h)
+		delete(s.Obs, h)
+		delete(s.Fcs, h)
+	}
+	if c == nil {
+		return
+	}
+	for h, v := range c.Prices {
+		s.Prices[h] = v
+	}
+	for h, v := range c.Obs {
+		s.Obs[h] = v
+	}
+	for h, v := range c.Fcs {
+		s.Fcs[h] = v
+	}
 }
 
 // version is one published value of a price.
@@ -40,10 +127,11 @@ type valuesAt struct {
 
 func newRegionState(region string) *regionState {
 	return &regionState{
-		Region: region,
-		Prices: map[int64]map[int64][]version{},
-		Obs:    map[int64]map[string][]valuesAt{},
-		Fcs:    map[int64]map[string][]valuesAt{},
+		Region:    region,
+		Prices:    map[int64]map[int64][]version{},
+		Obs:       map[int64]map[string][]valuesAt{},
+		Fcs:       map[int64]map[string][]valuesAt{},
+		dirtyDays: map[int64]bool{},
 	}
 }
 
@@ -115,18 +203,21 @@ func (s *regionState) prune(cutoff int64, settled func(hour int64) (issue int64,
 	for h := range s.Prices {
 		if h < cutoff {
 			delete(s.Prices, h)
+			s.touch(h)
 			changed = true
 		}
 	}
 	for h := range s.Obs {
 		if h < cutoff {
 			delete(s.Obs, h)
+			s.touch(h)
 			changed = true
 		}
 	}
 	for h, locs := range s.Fcs {
 		if h < cutoff {
 			delete(s.Fcs, h)
+			s.touch(h)
 			changed = true
 			continue
 		}
@@ -138,6 +229,7 @@ func (s *regionState) prune(cutoff int64, settled func(hour int64) (issue int64,
 			i := sort.Search(len(vs), func(i int) bool { return vs[i].At > iss })
 			if i > 1 {
 				locs[loc] = slices.Clone(vs[i-1:])
+				s.touch(h)
 				changed = true
 			}
 		}

@@ -3,6 +3,7 @@ package lakesink_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/lakesink"
 	"github.com/wattcast/wattcast/streams/broker"
 )
@@ -327,4 +329,102 @@ func TestTransactionalTopicEndsWithAMarker(t *testing.T) {
 	if fmt.Sprint(values) != "[0-0 0-1 2-0 2-1]" {
 		t.Fatalf("read_committed returned %v, want the committed transactions only", values)
 	}
+}
+
+// waitFor polls cond every 20ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rowsIn counts the rows of table in the lake.
+func (e *env) rowsIn(ctx context.Context, table string) int {
+	ls, _, err := lake.ReadLineage(ctx, e.lake, table, lake.Filter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(ls)
+}
+
+// Live operation: no roll boundary is crossed (a day's prices are all
+// published at once), so only IdleFlush puts them in the lake. The second
+// day's records start a new batch; everything ends up stored once.
+func TestSinkLiveModeFlushesIdleBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := e.config(e.lake)
+	cfg.StopAtEnd = false
+	cfg.MaxRows = 10_000
+	cfg.IdleFlush = 200 * time.Millisecond
+	s, err := lakesink.New(cfg)
+	e.must(err)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+
+	e.produce(t2024, 1, "FI")
+	waitFor(t, 10*time.Second, "the first day's prices in the lake", func() bool { return e.rowsIn(ctx, lake.TablePrices) == 24 })
+	e.produce(t2024.Add(24*time.Hour), 1, "FI")
+	waitFor(t, 10*time.Second, "the second day's prices in the lake", func() bool { return e.rowsIn(ctx, lake.TablePrices) == 48 })
+	waitFor(t, 10*time.Second, "every table stored", func() bool {
+		return e.rowsIn(ctx, lake.TableFeatures) == len(e.want[lake.TableFeatures])
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v, want nil", err)
+	}
+	e.checkLake(context.Background(), e.lake)
+}
+
+// The broker stops and comes back (same data directory and port) while the
+// sink runs: the sink keeps going and stores everything once.
+func TestSinkSurvivesBrokerRestart(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	b, err := broker.Start(broker.WithDataDir(dir), broker.WithPort(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, b.Addrs())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := e.config(e.lake)
+	cfg.StopAtEnd = false
+	cfg.IdleFlush = 200 * time.Millisecond
+	s, err := lakesink.New(cfg)
+	e.must(err)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+
+	e.produce(t2024, 1, "FI")
+	waitFor(t, 15*time.Second, "the first day in the lake", func() bool { return e.rowsIn(ctx, lake.TablePrices) == 24 })
+	b.Close()
+	time.Sleep(300 * time.Millisecond)
+	b, err = broker.Start(broker.WithDataDir(dir), broker.WithPort(port))
+	if err != nil {
+		t.Fatalf("restart broker: %v", err)
+	}
+	t.Cleanup(b.Close)
+	e.produce(t2024.Add(24*time.Hour), 1, "FI")
+	waitFor(t, 30*time.Second, "the second day in the lake", func() bool {
+		return e.rowsIn(ctx, lake.TablePrices) == 48 && e.rowsIn(ctx, lake.TableFeatures) == len(e.want[lake.TableFeatures])
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v, want nil", err)
+	}
+	e.checkLake(context.Background(), e.lake)
 }

@@ -64,6 +64,14 @@ type Committer interface {
 	Committed()
 }
 
+// Pacer is implemented by a task that wants some of its inputs paused:
+// inputs so far ahead of the others that their records would only pile up
+// in its state until the others catch up. The runner pauses fetching those
+// topics' partition and resumes them once Pause no longer names them.
+type Pacer interface {
+	Pause() map[string]bool
+}
+
 // KV is one changelog record.
 type KV struct {
 	Key   string
@@ -169,6 +177,7 @@ type Runner struct {
 	end      map[tp]int64 // last stable offset seen
 	stopAt   map[tp]int64
 	restored map[int32]bool
+	paused   map[tp]bool
 }
 
 type tp struct {
@@ -288,7 +297,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 	r.mu.Lock()
 	r.stats.Sessions++
 	r.mu.Unlock()
-	r.tasks, r.pos, r.end, r.restored = map[int32]Task{}, map[tp]int64{}, map[tp]int64{}, map[int32]bool{}
+	r.tasks, r.pos, r.end, r.restored, r.paused = map[int32]Task{}, map[tp]int64{}, map[tp]int64{}, map[int32]bool{}, map[tp]bool{}
 
 	r.mu.Lock()
 	r.owned = map[int32]bool{}
@@ -325,6 +334,8 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		kgo.KeepControlRecords(),
 		kgo.TransactionalID(r.cfg.TransactionalID),
 		kgo.TransactionTimeout(r.cfg.TransactionTimeout),
+		// Pausing and resuming inputs must not wait out a long empty fetch.
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.RecordPartitioner(changelogPartitioner{r.cfg.Changelog}),
 		kgo.OnPartitionsAssigned(onChange(true, false)),
 		kgo.OnPartitionsRevoked(onChange(false, false)),
@@ -452,12 +463,17 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			if endErr != nil {
 				return false, fmt.Errorf("runner: end transaction: %w", errors.Join(endErr, pErr))
 			}
-			// A rebalance aborted the transaction; franz-go rewound to the
-			// committed offsets, so the in-memory state must go back too.
-			r.log.Info("transaction aborted (rebalance); restoring state from the changelog")
-			r.resetTasks()
+			// franz-go rewound to the committed offsets, so the in-memory
+			// state must go back too.
+			if pErr != nil {
+				r.log.Warn("transaction aborted: a record could not be produced; retrying from the committed state", "err", pErr)
+			} else {
+				r.log.Info("transaction aborted (rebalance); restoring state from the changelog")
+			}
+			r.resetTasks(sess.Client())
 			continue
 		}
+		r.pace(sess.Client(), parts)
 		for _, p := range parts {
 			if c, ok := r.tasks[p].(Committer); ok {
 				c.Committed()
@@ -481,12 +497,54 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 }
 
 // resetTasks forgets all in-memory state and positions; tasks are restored
-// again before their next input.
-func (r *Runner) resetTasks() {
+// again before their next input, and positions relearned.
+func (r *Runner) resetTasks(cl *kgo.Client) {
 	r.tasks, r.restored = map[int32]Task{}, map[int32]bool{}
+	r.pos, r.end = map[tp]int64{}, map[tp]int64{}
+	if len(r.paused) > 0 {
+		cl.ResumeFetchPartitions(toMap(r.paused))
+		r.paused = map[tp]bool{}
+	}
 	r.mu.Lock()
 	r.pending.changed = true
 	r.mu.Unlock()
+}
+
+// pace pauses the inputs that tasks want paused and resumes the others.
+func (r *Runner) pace(cl *kgo.Client, parts []int32) {
+	pause, resume := map[tp]bool{}, map[tp]bool{}
+	for _, p := range parts {
+		pc, ok := r.tasks[p].(Pacer)
+		if !ok {
+			continue
+		}
+		want := pc.Pause()
+		for _, t := range r.cfg.Inputs {
+			k := tp{t, p}
+			switch {
+			case want[t] && !r.paused[k]:
+				pause[k] = true
+				r.paused[k] = true
+			case !want[t] && r.paused[k]:
+				resume[k] = true
+				delete(r.paused, k)
+			}
+		}
+	}
+	if len(pause) > 0 {
+		cl.PauseFetchPartitions(toMap(pause))
+	}
+	if len(resume) > 0 {
+		cl.ResumeFetchPartitions(toMap(resume))
+	}
+}
+
+func toMap(set map[tp]bool) map[string][]int32 {
+	m := map[string][]int32{}
+	for k := range set {
+		m[k.t] = append(m[k.t], k.p)
+	}
+	return m
 }
 
 func (r *Runner) lag(p int32) Lag {
