@@ -33,8 +33,8 @@ type demoOptions struct {
 	lakeURL    string   // default file://<workDir>/lake
 	registry   string   // default file://<workDir>/registry
 	lakeOpts   []lake.Option
-	datasets   []string  // default all shipped data sets
-	from, to   time.Time // optional slice of the data (tests)
+	datasets   []string                 // default all shipped data sets
+	windows    map[string]replay.Window // optional slices of the data (tests)
 	holdout    time.Duration
 	partitions int
 	prefix     string
@@ -148,7 +148,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	rs, err := replay.Run(ctx, cl, topics, replay.Options{
-		Datasets: o.datasets, From: o.from, To: o.to, Producer: kafka.Producer(version, "replay"),
+		Datasets: o.datasets, Windows: o.windows, Producer: kafka.Producer(version, "replay"),
 		Progress: func(done, total int) { pr.update(done, total, "records published") },
 	})
 	cl.Close()
@@ -220,6 +220,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, fmt.Errorf("demo: scorer: %w", err)
 	}
 	res.scorer, res.accuracy = sc.Stats(), sc.Accuracy()
+	o.log.Info("scorer runner", "stats", fmt.Sprintf("%+v", sc.RunnerStats()))
 	pr.done("%d forecasts, %d forecast errors", res.scorer.Forecasts, res.scorer.Errors)
 
 	if res.records, err = topicCounts(ctx, kc, topics); err != nil {

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -251,6 +252,19 @@ func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
 	}
 	e.pruned = e.clock / 3600
 	e.day = nil
+	// Emit in the order the rows became due, as they would have been sent
+	// had the clock moved an hour at a time: a consumer then sees the final
+	// rows of the hours before an issue time ahead of the ready rows issued
+	// then, however far one Advance jumped.
+	due := func(r *schemas.FeatureRow) int64 {
+		if r.Final {
+			return r.Hour.Unix() + 3600 + late
+		}
+		return r.IssueTime.Unix() + late
+	}
+	slices.SortStableFunc(out, func(a, b schemas.FeatureRow) int {
+		return cmp.Or(cmp.Compare(due(&a), due(&b)), strings.Compare(a.Region, b.Region), a.Hour.Compare(b.Hour))
+	})
 	return out
 }
 

@@ -443,8 +443,12 @@ func (t *task) forecast(ctx context.Context, day []schemas.FeatureRow, out *runn
 		vals, err := d.Model.Predict(in)
 		if err != nil {
 			t.pending.st.ModelErrors++
+			var first, last time.Time
+			if n := len(in.History); n > 0 {
+				first, last = in.History[0].Hour, in.History[n-1].Hour
+			}
 			t.s.cfg.Logger.Warn("model could not forecast", "region", region, "model", d.ID, "version", d.Version,
-				"date", day[0].LocalDate, "err", err)
+				"date", day[0].LocalDate, "history_rows", len(in.History), "history_from", first, "history_to", last, "err", err)
 			continue
 		}
 		f := &schemas.Forecast{

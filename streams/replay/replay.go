@@ -59,6 +59,9 @@ type Options struct {
 	// From and To, when set, keep only records whose event time (period
 	// start, weather hour) is in [From, To): tests replay a few weeks.
 	From, To time.Time
+	// Windows overrides From and To per data set name, for slices of data
+	// sets that cover different years.
+	Windows map[string]Window
 	// Producer is the wattcast-producer header (default
 	// "wattcast/dev replay").
 	Producer string
@@ -67,6 +70,9 @@ type Options struct {
 	// once at the end. It must be fast.
 	Progress func(done, total int)
 }
+
+// Window is a slice [From, To) of event time.
+type Window struct{ From, To time.Time }
 
 // Stats describe a replay.
 type Stats struct {
@@ -126,7 +132,11 @@ func Load(topics schemas.TopicSet, opts Options) (*Data, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := csvimport.Parse(rc, m, csvimport.Options{File: ds.file, Lenient: true, From: opts.From, To: opts.To})
+		from, to := opts.From, opts.To
+		if w, ok := opts.Windows[name]; ok {
+			from, to = w.From, w.To
+		}
+		res, err := csvimport.Parse(rc, m, csvimport.Options{File: ds.file, Lenient: true, From: from, To: to})
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", name, err)

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/wattcast/wattcast/training/registry"
+)
+
+func modelsCommand() *command {
+	return &command{
+		name:    "models",
+		summary: "list the registered models, or show one model card",
+		usage:   "wattcast models list | wattcast models show ID[@VERSION]",
+		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
+			jsonOut := fs.Bool("json", false, "print JSON instead of a table")
+			return func(rc *runContext) error {
+				if len(rc.args) == 0 {
+					return errors.New("models: want a subcommand: list, or show ID[@VERSION]")
+				}
+				b, _, err := g.openRegistry(rc)
+				if err != nil {
+					return err
+				}
+				reg := registry.New(b)
+				switch rc.args[0] {
+				case "list":
+					return modelsList(rc, reg, *jsonOut)
+				case "show":
+					if len(rc.args) != 2 {
+						return errors.New("models show: want one ID or ID@VERSION")
+					}
+					ref, err := registry.ParseRef(rc.args[1])
+					if err != nil {
+						return err
+					}
+					card, err := reg.Card(rc, ref)
+					if err != nil {
+						return err
+					}
+					st, err := reg.Stages(rc)
+					if err != nil {
+						return err
+					}
+					out := struct {
+						Stage string `json:"stage"`
+						registry.Card
+					}{st.Stage(card.Ref()), card}
+					enc := json.NewEncoder(os.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(out)
+				}
+				return fmt.Errorf("models: unknown subcommand %q; want list or show", rc.args[0])
+			}
+		},
+	}
+}
+
+func modelsList(rc *runContext, reg *registry.Registry, asJSON bool) error {
+	ids, err := reg.IDs(rc)
+	if err != nil {
+		return err
+	}
+	st, err := reg.Stages(rc)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Ref     string  `json:"ref"`
+		Kind    string  `json:"kind"`
+		Stage   string  `json:"stage"`
+		Created string  `json:"created"`
+		Regions int     `json:"regions"`
+		Window  string  `json:"training_window"`
+		MAE     float64 `json:"backtest_mae"`
+		RMAE    float64 `json:"backtest_rmae"`
+		CodeVer string  `json:"code_version"`
+	}
+	var rows []row
+	for _, id := range ids {
+		cards, err := reg.Versions(rc, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range cards {
+			r := row{Ref: c.Ref().String(), Kind: c.Kind, Stage: st.Stage(c.Ref()), Created: c.CreatedAt.Format("2006-01-02 15:04"),
+				Regions: len(c.Regions), Window: c.TrainingWindow.From + ".." + c.TrainingWindow.To, CodeVer: c.CodeVersion}
+			if c.Backtest != nil {
+				r.MAE, r.RMAE = c.Backtest.Overall.MAE, c.Backtest.Overall.RMAE
+			}
+			rows = append(rows, r)
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tKIND\tSTAGE\tCREATED\tREGIONS\tTRAINING WINDOW\tMAE\trMAE\tCODE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%.3f\t%.3f\t%s\n", r.Ref, r.Kind, r.Stage, r.Created, r.Regions, r.Window, r.MAE, r.RMAE, r.CodeVer)
+	}
+	return tw.Flush()
+}

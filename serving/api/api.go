@@ -1,0 +1,433 @@
+// Package api is wattcast's HTTP interface for people and services that
+// read forecasts: the latest official forecast per region (in a shape a
+// Home Assistant REST sensor reads), accuracy by horizon band, the models
+// and their stages, a page with a chart of forecast against actual and a
+// model leaderboard, and the OpenAPI document describing all of it
+// (/openapi.json, embedded from openapi.json in this directory; a test
+// checks every handler's responses against it).
+//
+// The handlers read the monitor's stores and the catalog; they never touch
+// Kafka or the registry themselves, so a request costs microseconds and a
+// slow dependency cannot stall a Home Assistant poll.
+package api
+
+import (
+	"cmp"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/catalog"
+	"github.com/wattcast/wattcast/serving/monitor"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+//go:embed index.html
+var indexHTML []byte
+
+// OpenAPI returns the OpenAPI document the server serves at /openapi.json.
+func OpenAPI() []byte { return openAPI }
+
+// Forecasts is what the API needs of the latest forecasts.
+type Forecasts interface {
+	Latest(region string) (*schemas.Forecast, bool)
+	Regions() []string
+}
+
+// Accuracy is what the API needs of the scored hours.
+type Accuracy interface {
+	Rows(q monitor.Query) []monitor.Row
+	Series(region string, window time.Duration) []monitor.SeriesPoint
+	Bands() monitor.Bands
+}
+
+// Models lists the registry's model versions (a catalog does).
+type Models interface {
+	Versions() []catalog.Version
+}
+
+// Config configures the handler.
+type Config struct {
+	Forecasts Forecasts
+	Accuracy  Accuracy
+	Models    Models
+	// Metrics, when set, is served at /metrics (promhttp's handler).
+	Metrics http.Handler
+	// Ready, when set, answers /readyz: nil when ready to serve.
+	Ready  func() error
+	Logger *slog.Logger
+	// Now is the wall clock (for the current hour of a forecast);
+	// default time.Now.
+	Now func() time.Time
+}
+
+// Route is one documented route.
+type Route struct{ Method, Path string }
+
+// Routes lists the routes of the JSON API and the documents, as the
+// OpenAPI document names them ({region} for a path parameter).
+func Routes() []Route {
+	return []Route{
+		{"GET", "/api/v1/forecasts"},
+		{"GET", "/api/v1/forecasts/{region}"},
+		{"GET", "/api/v1/accuracy"},
+		{"GET", "/api/v1/models"},
+		{"GET", "/api/v1/series/{region}"},
+		{"GET", "/openapi.json"},
+		{"GET", "/healthz"},
+		{"GET", "/readyz"},
+	}
+}
+
+// New returns the HTTP handler: the routes of Routes, the page at / and,
+// when configured, /metrics.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &server{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/forecasts", s.forecasts)
+	mux.HandleFunc("GET /api/v1/forecasts/{region}", s.forecast)
+	mux.HandleFunc("GET /api/v1/accuracy", s.accuracy)
+	mux.HandleFunc("GET /api/v1/models", s.models)
+	mux.HandleFunc("GET /api/v1/series/{region}", s.series)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, status{"ok"}) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if cfg.Ready != nil {
+			if err := cfg.Ready(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, apiError{err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, status{"ready"})
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(indexHTML)
+	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	return mux
+}
+
+type server struct{ cfg Config }
+
+type status struct {
+	Status string `json:"status"`
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// num is a float64 that encodes NaN as null: an undefined metric is
+// absent, not zero.
+type num float64
+
+func (n num) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(n))
+}
+
+// Point is one hour of a forecast.
+type Point struct {
+	Hour      time.Time `json:"hour"`
+	LeadHours int       `json:"lead_hours"`
+	Value     float64   `json:"value"`
+	Lower     *float64  `json:"lower"`
+	Upper     *float64  `json:"upper"`
+}
+
+// RegionForecast is the latest official forecast of a region, with the
+// summary a home owner (or a Home Assistant template) wants.
+type RegionForecast struct {
+	Region       string    `json:"region"`
+	Market       string    `json:"market"`
+	Unit         string    `json:"unit"`
+	ModelID      string    `json:"model_id"`
+	ModelVersion string    `json:"model_version"`
+	ModelKind    string    `json:"model_kind"`
+	Role         string    `json:"role"`
+	IssueTime    time.Time `json:"issue_time"`
+	LocalDate    string    `json:"local_date"`
+	// Current is the forecast for the hour now, when now falls in the
+	// forecast's hours; null otherwise (a forecast of tomorrow).
+	Current      *float64  `json:"current"`
+	CurrentHour  *time.Time `json:"current_hour"`
+	Mean         float64   `json:"mean"`
+	Min          float64   `json:"min"`
+	Max          float64   `json:"max"`
+	CheapestHour time.Time `json:"cheapest_hour"`
+	PriciestHour time.Time `json:"priciest_hour"`
+	Points       []Point   `json:"points"`
+}
+
+func summarise(f *schemas.Forecast, now time.Time) RegionForecast {
+	r := RegionForecast{Region: f.Region, Market: f.Market, Unit: f.Unit, ModelID: f.ModelID, ModelVersion: f.ModelVersion,
+		ModelKind: f.ModelKind, Role: f.Role, IssueTime: f.IssueTime, LocalDate: f.LocalDate,
+		Min: math.Inf(1), Max: math.Inf(-1), Points: make([]Point, 0, len(f.Points))}
+	var sum float64
+	for _, p := range f.Points {
+		pt := Point{Hour: p.Hour, LeadHours: p.LeadHours, Value: p.Value}
+		if len(p.Quantiles) == 2 {
+			lo, hi := p.Quantiles[0].Value, p.Quantiles[1].Value
+			pt.Lower, pt.Upper = &lo, &hi
+		}
+		r.Points = append(r.Points, pt)
+		sum += p.Value
+		if p.Value < r.Min {
+			r.Min, r.CheapestHour = p.Value, p.Hour
+		}
+		if p.Value > r.Max {
+			r.Max, r.PriciestHour = p.Value, p.Hour
+		}
+		if !now.Before(p.Hour) && now.Before(p.Hour.Add(time.Hour)) {
+			v, h := p.Value, p.Hour
+			r.Current, r.CurrentHour = &v, &h
+		}
+	}
+	if n := len(f.Points); n > 0 {
+		r.Mean = sum / float64(n)
+	}
+	return r
+}
+
+// ForecastList is the latest official forecast of every region.
+type ForecastList struct {
+	Forecasts []RegionForecast `json:"forecasts"`
+}
+
+func (s *server) forecasts(w http.ResponseWriter, _ *http.Request) {
+	out := ForecastList{Forecasts: []RegionForecast{}}
+	now := s.cfg.Now()
+	for _, region := range s.cfg.Forecasts.Regions() {
+		if f, ok := s.cfg.Forecasts.Latest(region); ok {
+			out.Forecasts = append(out.Forecasts, summarise(f, now))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) forecast(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	f, ok := s.cfg.Forecasts.Latest(region)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
+		return
+	}
+	writeJSON(w, http.StatusOK, summarise(f, s.cfg.Now()))
+}
+
+// AccuracyRow is one model's accuracy in one region and horizon band.
+type AccuracyRow struct {
+	Region        string    `json:"region"`
+	ModelID       string    `json:"model_id"`
+	ModelVersion  string    `json:"model_version"`
+	ModelKind     string    `json:"model_kind"`
+	Role          string    `json:"role"`
+	Band          string    `json:"band"`
+	From          time.Time `json:"from"`
+	To            time.Time `json:"to"`
+	Hours         int       `json:"hours"`
+	MAE           num       `json:"mae"`
+	RMAE          num       `json:"rmae"`
+	Coverage      num       `json:"coverage"`
+	IntervalHours int       `json:"interval_hours"`
+	IntervalLevel num       `json:"interval_level"`
+}
+
+// AccuracyReport is the accuracy over a window.
+type AccuracyReport struct {
+	WindowDays int           `json:"window_days"`
+	Bands      []string      `json:"bands"`
+	Rows       []AccuracyRow `json:"rows"`
+}
+
+// intParam reads an integer query parameter in [lo, hi], or def.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("query parameter %s=%q: want a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *server) accuracy(w http.ResponseWriter, r *http.Request) {
+	days, err := intParam(r, "days", 30, 1, 365)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	q := monitor.Query{Window: time.Duration(days) * 24 * time.Hour, Region: r.URL.Query().Get("region"),
+		ModelID: r.URL.Query().Get("model"), ByBand: true}
+	out := AccuracyReport{WindowDays: days, Bands: s.cfg.Accuracy.Bands().Labels(), Rows: []AccuracyRow{}}
+	for _, x := range s.cfg.Accuracy.Rows(q) {
+		out.Rows = append(out.Rows, accuracyRow(x))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func accuracyRow(x monitor.Row) AccuracyRow {
+	lv := math.NaN()
+	if x.IntervalN > 0 {
+		lv = x.Level
+	}
+	return AccuracyRow{Region: x.Region, ModelID: x.ModelID, ModelVersion: x.Version, ModelKind: x.Kind, Role: x.Role,
+		Band: x.Band, From: x.From, To: x.To, Hours: x.N, MAE: num(x.MAE), RMAE: num(x.RMAE), Coverage: num(x.Coverage),
+		IntervalHours: x.IntervalN, IntervalLevel: num(lv)}
+}
+
+// ModelInfo is one model version with its stage and its accuracy over the
+// last 30 days (null where it has not been scored).
+type ModelInfo struct {
+	Region       string     `json:"region"`
+	ModelID      string     `json:"model_id"`
+	ModelVersion string     `json:"model_version"`
+	ModelKind    string     `json:"model_kind"`
+	Stage        string     `json:"stage"`
+	StageSince   *time.Time `json:"stage_since"`
+	CreatedAt    *time.Time `json:"created_at"`
+	AgeSeconds   *float64   `json:"age_seconds"`
+	Hours30d     int        `json:"hours_30d"`
+	MAE30d       num        `json:"mae_30d"`
+	RMAE30d      num        `json:"rmae_30d"`
+	Coverage30d  num        `json:"coverage_30d"`
+}
+
+// ModelList is the leaderboard: per region, the models by 30-day rMAE
+// (then MAE), unscored ones last.
+type ModelList struct {
+	Models []ModelInfo `json:"models"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *server) models(w http.ResponseWriter, _ *http.Request) {
+	acc := map[string]monitor.Row{}
+	for _, x := range s.cfg.Accuracy.Rows(monitor.Query{Window: 30 * 24 * time.Hour}) {
+		acc[x.Region+"|"+x.ModelID+"@"+x.Version] = x
+	}
+	now := s.cfg.Now()
+	out := ModelList{Models: []ModelInfo{}}
+	for _, v := range s.cfg.Models.Versions() {
+		m := ModelInfo{Region: v.Region, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Stage: v.Stage,
+			StageSince: timePtr(v.StageSince), CreatedAt: timePtr(v.CreatedAt),
+			MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN())}
+		if !v.CreatedAt.IsZero() {
+			age := now.Sub(v.CreatedAt).Seconds()
+			m.AgeSeconds = &age
+		}
+		if x, ok := acc[v.Region+"|"+v.Key()]; ok {
+			m.Hours30d, m.MAE30d, m.RMAE30d, m.Coverage30d = x.N, num(x.MAE), num(x.RMAE), num(x.Coverage)
+		}
+		out.Models = append(out.Models, m)
+	}
+	slices.SortStableFunc(out.Models, func(a, b ModelInfo) int {
+		return cmp.Or(cmp.Compare(a.Region, b.Region), cmpNaNLast(float64(a.RMAE30d), float64(b.RMAE30d)),
+			cmpNaNLast(float64(a.MAE30d), float64(b.MAE30d)), cmp.Compare(a.ModelID, b.ModelID), cmp.Compare(a.ModelVersion, b.ModelVersion))
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func cmpNaNLast(a, b float64) int {
+	switch an, bn := math.IsNaN(a), math.IsNaN(b); {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	}
+	return cmp.Compare(a, b)
+}
+
+// SeriesPoint is one hour of the chart.
+type SeriesPoint struct {
+	Hour     time.Time          `json:"hour"`
+	Actual   num                `json:"actual"`
+	Official num                `json:"official"`
+	Lower    num                `json:"lower"`
+	Upper    num                `json:"upper"`
+	Models   map[string]float64 `json:"models"`
+}
+
+// Series is a region's recent hours (actual and forecasts) and the latest
+// official forecast of the hours not yet scored.
+type Series struct {
+	Region string        `json:"region"`
+	Unit   string        `json:"unit"`
+	Days   int           `json:"days"`
+	Points []SeriesPoint `json:"points"`
+	// Upcoming are the latest official forecast's hours after the last
+	// scored hour.
+	Upcoming []Point `json:"upcoming"`
+}
+
+func (s *server) series(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	days, err := intParam(r, "days", 7, 1, 35)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	pts := s.cfg.Accuracy.Series(region, time.Duration(days)*24*time.Hour)
+	latest, hasLatest := s.cfg.Forecasts.Latest(region)
+	if len(pts) == 0 && !hasLatest {
+		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("nothing known of region %q yet", region)})
+		return
+	}
+	out := Series{Region: region, Days: days, Points: make([]SeriesPoint, 0, len(pts)), Upcoming: []Point{}}
+	var last time.Time
+	for _, p := range pts {
+		out.Points = append(out.Points, SeriesPoint{Hour: p.Hour, Actual: num(p.Actual), Official: num(p.Official),
+			Lower: num(p.Lower), Upper: num(p.Upper), Models: p.Models})
+		last = p.Hour
+	}
+	if hasLatest {
+		out.Unit = latest.Unit
+		for _, p := range summarise(latest, s.cfg.Now()).Points {
+			if p.Hour.After(last) {
+				out.Upcoming = append(out.Upcoming, p)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/catalog"
+	"github.com/wattcast/wattcast/serving/monitor"
+	"github.com/wattcast/wattcast/serving/servingtest"
+)
+
+// day0 is the first scored day of the fixture; the fixture's clock (now)
+// is in the middle of the day after its last scored day.
+var (
+	day0 = time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC)
+	now  = day0.AddDate(0, 0, 8).Add(13*time.Hour + 20*time.Minute)
+)
+
+func actual(h time.Time) float64 { return 60 + 25*math.Sin(float64(h.Hour())/24*2*math.Pi) }
+
+// fixture builds the stores a running scorer would have: 7 scored days of
+// a champion (with intervals) and a challenger in FI, the next day's
+// official forecast in FI and GB-A, and the registry's versions.
+type fixture struct {
+	acc  *monitor.Accuracy
+	fcs  *monitor.Forecasts
+	cat  *catalog.Catalog
+	srv  *httptest.Server
+	hdlr http.Handler
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	acc, err := monitor.NewAccuracy(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcs := monitor.NewForecasts()
+	level := 0.9
+	for d := 0; d < 7; d++ {
+		issue := day0.AddDate(0, 0, d).Add(-14 * time.Hour)
+		for h := 0; h < 24; h++ {
+			hour := day0.AddDate(0, 0, d).Add(time.Duration(h) * time.Hour)
+			a := actual(hour)
+			naive := a + 9*servingtest.Noise(9, "FI", hour)
+			for _, m := range []struct {
+				id, role string
+				sigma    float64
+				seed     uint64
+			}{{"lear", schemas.RoleChampion, 4, 1}, {"gru", schemas.RoleChallenger, 6, 2}} {
+				f := a + m.sigma*servingtest.Noise(m.seed, "FI", hour)
+				e := &schemas.ForecastError{ForecastID: "x", Region: "FI", Market: "nordpool", Unit: "EUR/MWh", ModelID: m.id,
+					ModelVersion: "3", ModelKind: m.id, Role: m.role, Official: m.role == schemas.RoleChampion, IssueTime: issue,
+					Hour: hour, LeadHours: 14 + h, Forecast: f, Actual: a, Error: f - a, AbsError: math.Abs(f - a), NaiveWeekly: &naive}
+				if m.role == schemas.RoleChampion {
+					lo, hi := f-7, f+7
+					cov := a >= lo && a <= hi
+					e.Lower, e.Upper, e.IntervalLevel, e.Covered = &lo, &hi, &level, &cov
+				}
+				acc.Add(e)
+			}
+		}
+	}
+	for _, region := range []string{"FI", "GB-A"} {
+		issue := day0.AddDate(0, 0, 7).Add(10 * time.Hour)
+		f := &schemas.Forecast{ForecastID: region + "/lear", Region: region, Market: "m", Unit: "EUR/MWh", ModelID: "lear",
+			ModelVersion: "3", ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: issue,
+			LocalDate: day0.AddDate(0, 0, 8).Format(time.DateOnly)}
+		for h := 0; h < 24; h++ {
+			hour := day0.AddDate(0, 0, 8).Add(time.Duration(h) * time.Hour)
+			v := actual(hour) + 1
+			f.Points = append(f.Points, schemas.ForecastPoint{Hour: hour, LeadHours: 14 + h, Value: v,
+				Quantiles: []schemas.Quantile{{Q: 0.05, Value: v - 7}, {Q: 0.95, Value: v + 7}}})
+		}
+		fcs.Add(f)
+	}
+	reg := servingtest.NewMemRegistry(func() time.Time { return day0.AddDate(0, 0, -20) })
+	reg.Add(catalog.Version{ID: "lear", Version: "3", Kind: "lear", Region: "FI", Stage: catalog.StageChampion}, nil)
+	reg.Add(catalog.Version{ID: "gru", Version: "3", Kind: "gru", Region: "FI", Stage: catalog.StageChallenger}, nil)
+	reg.Add(catalog.Version{ID: "lear", Version: "2", Kind: "lear", Region: "FI", Stage: catalog.StageArchived}, nil)
+	cat := catalog.New(reg, catalog.Options{})
+	// No model is loaded for an archived version; the deployed ones have
+	// nil models, which the catalog keeps as they are.
+	if err := cat.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{acc: acc, fcs: fcs, cat: cat}
+	fx.hdlr = New(Config{Forecasts: fcs, Accuracy: acc, Models: cat, Now: func() time.Time { return now }})
+	fx.srv = httptest.NewServer(fx.hdlr)
+	t.Cleanup(fx.srv.Close)
+	return fx
+}
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// compileOpenAPI compiles the document so that any of its JSON pointers
+// can be compiled as a schema (OpenAPI 3.1 schemas are JSON Schema 2020-12).
+func compileOpenAPI(t *testing.T) *jsonschema.Compiler {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(OpenAPI()))
+	if err != nil {
+		t.Fatalf("openapi.json is not JSON: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource("mem:///openapi.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func pointer(parts ...string) string {
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1")
+	}
+	return "mem:///openapi.json#/" + strings.Join(parts, "/")
+}
+
+// Every response of every documented route, for requests that succeed and
+// requests that fail, validates against the schema the OpenAPI document
+// gives for that route and status: the document cannot drift from the
+// handlers.
+func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	c := compileOpenAPI(t)
+	for _, tc := range []struct {
+		route  string // the documented path
+		url    string
+		status int
+	}{
+		{"/api/v1/forecasts", "/api/v1/forecasts", 200},
+		{"/api/v1/forecasts/{region}", "/api/v1/forecasts/FI", 200},
+		{"/api/v1/forecasts/{region}", "/api/v1/forecasts/NOWHERE", 404},
+		{"/api/v1/accuracy", "/api/v1/accuracy", 200},
+		{"/api/v1/accuracy", "/api/v1/accuracy?days=3&region=FI&model=gru", 200},
+		{"/api/v1/accuracy", "/api/v1/accuracy?days=0", 400},
+		{"/api/v1/models", "/api/v1/models", 200},
+		{"/api/v1/series/{region}", "/api/v1/series/FI?days=2", 200},
+		{"/api/v1/series/{region}", "/api/v1/series/GB-A", 200},
+		{"/api/v1/series/{region}", "/api/v1/series/FI?days=99", 400},
+		{"/api/v1/series/{region}", "/api/v1/series/NOWHERE", 404},
+		{"/openapi.json", "/openapi.json", 200},
+		{"/healthz", "/healthz", 200},
+		{"/readyz", "/readyz", 200},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			status, body := get(t, fx.srv.URL+tc.url)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
+			}
+			sch, err := c.Compile(pointer("paths", tc.route, "get", "responses", strconv.Itoa(status), "content", "application/json", "schema"))
+			if err != nil {
+				t.Fatalf("the document has no schema for %s %d: %v", tc.route, status, err)
+			}
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("response is not JSON: %v", err)
+			}
+			if err := sch.Validate(inst); err != nil {
+				t.Fatalf("response does not match the document: %v\n%s", err, body)
+			}
+		})
+	}
+}
+
+// The routes the handler serves are exactly the documented paths.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var documented, served []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			documented = append(documented, strings.ToUpper(m)+" "+p)
+		}
+	}
+	for _, r := range Routes() {
+		served = append(served, r.Method+" "+r.Path)
+	}
+	slices.Sort(documented)
+	slices.Sort(served)
+	if !slices.Equal(documented, served) {
+		t.Fatalf("documented %v, served %v", documented, served)
+	}
+	// And each served route answers (not the mux's 404 or 405).
+	fx := newFixture(t)
+	for _, r := range Routes() {
+		url := strings.ReplaceAll(r.Path, "{region}", "FI")
+		rec := httptest.NewRecorder()
+		fx.hdlr.ServeHTTP(rec, httptest.NewRequest(r.Method, url, nil))
+		if rec.Code == http.StatusMethodNotAllowed || (rec.Code == http.StatusNotFound && !strings.Contains(rec.Body.String(), "error")) {
+			t.Errorf("%s %s: %d", r.Method, url, rec.Code)
+		}
+	}
+}
+
+// The region forecast carries what a Home Assistant REST sensor template
+// reads: the current hour's price while the day runs, the day's mean, min,
+// max and cheapest hour, and the hourly points with their intervals.
+func TestRegionForecastForHomeAssistant(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	status, body := get(t, fx.srv.URL+"/api/v1/forecasts/FI")
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	var f RegionForecast
+	if err := json.Unmarshal(body, &f); err != nil {
+		t.Fatal(err)
+	}
+	wantHour := now.Truncate(time.Hour)
+	if f.Current == nil || f.CurrentHour == nil || !f.CurrentHour.Equal(wantHour) || *f.Current != actual(wantHour)+1 {
+		t.Errorf("current %v at %v, want %v at %v", f.Current, f.CurrentHour, actual(wantHour)+1, wantHour)
+	}
+	var sum float64
+	minV, minH := math.Inf(1), time.Time{}
+	for h := 0; h < 24; h++ {
+		hour := day0.AddDate(0, 0, 8).Add(time.Duration(h) * time.Hour)
+		v := actual(hour) + 1
+		sum += v
+		if v < minV {
+			minV, minH = v, hour
+		}
+	}
+	if math.Abs(f.Mean-sum/24) > 1e-9 || f.Min != minV || !f.CheapestHour.Equal(minH) || len(f.Points) != 24 {
+		t.Errorf("mean %v min %v at %v, %d points; want %v, %v at %v, 24", f.Mean, f.Min, f.CheapestHour, len(f.Points), sum/24, minV, minH)
+	}
+	if p := f.Points[3]; p.Lower == nil || p.Upper == nil || *p.Upper-*p.Lower != 14 {
+		t.Errorf("point %+v: want a 14-wide interval", p)
+	}
+}
+
+// The accuracy rows are the monitor's, per band, with undefined metrics as
+// null rather than zero.
+func TestAccuracyByBand(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	_, body := get(t, fx.srv.URL+"/api/v1/accuracy?region=FI")
+	var rep struct {
+		Bands []string `json:"bands"`
+		Rows  []struct {
+			ModelID  string   `json:"model_id"`
+			Band     string   `json:"band"`
+			Hours    int      `json:"hours"`
+			MAE      *float64 `json:"mae"`
+			Coverage *float64 `json:"coverage"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := fx.acc.Rows(monitor.Query{Window: 30 * 24 * time.Hour, Region: "FI", ByBand: true})
+	if len(rep.Rows) != len(want) || len(want) != 2*4 { // all + 3 bands (lead 14..37), 2 models
+		t.Fatalf("%d rows, want %d (= 8)", len(rep.Rows), len(want))
+	}
+	for i, r := range rep.Rows {
+		if r.ModelID != want[i].ModelID || r.Band != want[i].Band || r.Hours != want[i].N || r.MAE == nil || *r.MAE != want[i].MAE {
+			t.Errorf("row %d %+v, want %+v", i, r, want[i])
+		}
+		if (r.ModelID == "gru") != (r.Coverage == nil) {
+			t.Errorf("row %d: coverage %v; want null exactly for the model without intervals", i, r.Coverage)
+		}
+	}
+}

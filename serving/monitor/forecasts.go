@@ -1,0 +1,110 @@
+package monitor
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/wattcast/wattcast/schemas"
+)
+
+// Forecasts keeps, from the forecasts topic, the latest official forecast
+// of each region and the latest forecast of each model version in it, and
+// counts the forecasts per model. Safe for concurrent use.
+type Forecasts struct {
+	mu       sync.RWMutex
+	official map[string]*schemas.Forecast
+	byModel  map[string]map[ModelKey]*schemas.Forecast
+	counts   map[forecastCountKey]int64
+}
+
+type forecastCountKey struct {
+	region string
+	ModelKey
+	role     string
+	official bool
+}
+
+// NewForecasts returns an empty store.
+func NewForecasts() *Forecasts {
+	return &Forecasts{official: map[string]*schemas.Forecast{}, byModel: map[string]map[ModelKey]*schemas.Forecast{},
+		counts: map[forecastCountKey]int64{}}
+}
+
+// Add records a forecast. The latest is the one with the latest issue time;
+// a re-read of an older forecast changes nothing but the count, which is why
+// the counter is only reset with the store.
+func (s *Forecasts) Add(f *schemas.Forecast) {
+	k := ModelKey{f.ModelID, f.ModelVersion}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[forecastCountKey{f.Region, k, f.Role, f.Official}]++
+	if f.Official {
+		if cur := s.official[f.Region]; cur == nil || !f.IssueTime.Before(cur.IssueTime) {
+			s.official[f.Region] = f
+		}
+	}
+	m := s.byModel[f.Region]
+	if m == nil {
+		m = map[ModelKey]*schemas.Forecast{}
+		s.byModel[f.Region] = m
+	}
+	if cur := m[k]; cur == nil || !f.IssueTime.Before(cur.IssueTime) {
+		m[k] = f
+	}
+}
+
+// Latest returns the latest official forecast of region. The returned value
+// must not be modified.
+func (s *Forecasts) Latest(region string) (*schemas.Forecast, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f, ok := s.official[region]
+	return f, ok
+}
+
+// LatestByModel returns the latest forecast of every model version of
+// region, sorted by model. The values must not be modified.
+func (s *Forecasts) LatestByModel(region string) []*schemas.Forecast {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*schemas.Forecast, 0, len(s.byModel[region]))
+	for _, f := range s.byModel[region] {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *schemas.Forecast) int {
+		return cmp.Or(cmp.Compare(a.ModelID, b.ModelID), cmp.Compare(a.ModelVersion, b.ModelVersion))
+	})
+	return out
+}
+
+// Regions lists the regions with an official forecast, sorted.
+func (s *Forecasts) Regions() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.official))
+	for r := range s.official {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ForecastCount is the number of forecasts seen for a model version in a
+// region, role and officialness.
+type ForecastCount struct {
+	Region, ModelID, Version, Role string
+	Official                       bool
+	N                              int64
+}
+
+// Counts returns the forecast counts.
+func (s *Forecasts) Counts() []ForecastCount {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]ForecastCount, 0, len(s.counts))
+	for k, n := range s.counts {
+		out = append(out, ForecastCount{k.region, k.ModelID, k.Version, k.role, k.official, n})
+	}
+	return out
+}

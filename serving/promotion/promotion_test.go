@@ -1,0 +1,473 @@
+package promotion
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/catalog"
+	"github.com/wattcast/wattcast/serving/servingtest"
+	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/runner"
+)
+
+var (
+	topics = schemas.NewTopicSet("t.")
+	base   = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+)
+
+func truth(_ string, h time.Time) float64 {
+	return 50 + 20*math.Sin(float64(h.Hour())/24*2*math.Pi) + 5*math.Sin(float64(h.Unix())/90000)
+}
+
+// model describes one model's errors: the truth plus seeded noise.
+type model struct {
+	v     catalog.Version
+	sigma float64
+	seed  uint64
+	bias  float64
+	// from and to bound the days (indices) it forecasts.
+	from, to int
+}
+
+func version(id, stage string) catalog.Version {
+	return catalog.Version{ID: id, Version: "1", Kind: "oracle", Region: "FI", Stage: stage}
+}
+
+// errorsFor returns model m's error records of day d (24 hours), in the
+// role its stage gives it.
+func errorsFor(m model, d int, role string) []*schemas.ForecastError {
+	issue := base.AddDate(0, 0, d).Add(-14 * time.Hour)
+	var out []*schemas.ForecastError
+	for h := 0; h < 24; h++ {
+		hour := base.AddDate(0, 0, d).Add(time.Duration(h) * time.Hour)
+		actual := truth("FI", hour)
+		f := actual + m.bias + m.sigma*servingtest.Noise(m.seed, "FI", hour)
+		naive := actual + 12*servingtest.Noise(999, "FI", hour)
+		out = append(out, &schemas.ForecastError{ForecastID: "FI/" + m.v.Key() + "/" + issue.Format(time.RFC3339), Region: "FI",
+			Market: "m", Unit: "EUR/MWh", ModelID: m.v.ID, ModelVersion: m.v.Version, ModelKind: "oracle", Role: role,
+			IssueTime: issue, Hour: hour, LeadHours: 14 + h, Forecast: f, Actual: actual, Error: f - actual,
+			AbsError: math.Abs(f - actual), NaiveWeekly: &naive})
+	}
+	return out
+}
+
+// stream returns the error records of days [0, days) of every model, as
+// the scorer writes them: hour by hour, all models of an hour together.
+func stream(t *testing.T, ms []model, roles map[string]string, days int) []*kgo.Record {
+	t.Helper()
+	var recs []*kgo.Record
+	for d := 0; d < days; d++ {
+		per := make([][]*schemas.ForecastError, len(ms))
+		for i, m := range ms {
+			if d >= m.from && (m.to == 0 || d < m.to) {
+				per[i] = errorsFor(m, d, roles[m.v.ID])
+			}
+		}
+		for h := 0; h < 24; h++ {
+			for i := range ms {
+				if per[i] == nil {
+					continue
+				}
+				e := per[i][h]
+				topic := topics.ErrorsChallenger
+				if e.Role == schemas.RoleChampion {
+					topic = topics.ErrorsChampion
+				}
+				r, err := kafka.NewRecord(topic, "FI", e, "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, r)
+			}
+		}
+	}
+	return recs
+}
+
+type harness struct {
+	t        *testing.T
+	boundary int
+	reg *servingtest.MemRegistry
+	d   *Decider
+	tk  *task
+}
+
+func newHarness(t *testing.T, cfg Config, ms []model) *harness {
+	t.Helper()
+	reg := servingtest.NewMemRegistry(func() time.Time { return base })
+	for _, m := range ms {
+		reg.Add(m.v, nil)
+	}
+	cfg.Topics, cfg.Registry, cfg.Producer = topics, reg, "test"
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := d.newTask(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, reg: reg, d: d, tk: tk.(*task), boundary: len(ms)}
+}
+
+// feed processes recs in polls of the given sizes (cycled), committing
+// after each, as the runner does. A poll that ends on a multiple of
+// h.boundary records (the end of one of the scorer's transactions, an
+// hour of errors of every model) is caught up; others are behind.
+func (h *harness) feed(recs []*kgo.Record, sizes ...int) {
+	h.t.Helper()
+	if len(sizes) == 0 {
+		sizes = []int{len(recs)}
+	}
+	for i, k := 0, 0; i < len(recs); k++ {
+		n := min(sizes[k%len(sizes)], len(recs)-i)
+		end := i + n
+		lag := runner.Lag{topics.ErrorsChampion: false}
+		if end < len(recs) && (h.boundary == 0 || end%h.boundary != 0) {
+			lag[topics.ErrorsChampion] = true
+		}
+		if err := h.tk.Process(context.Background(), recs[i:end], lag, &runner.Output{}); err != nil {
+			h.t.Fatal(err)
+		}
+		if _, err := h.tk.Changes(); err != nil {
+			h.t.Fatal(err)
+		}
+		h.tk.Committed()
+		i = end
+	}
+}
+
+func eventsOf(evs []schemas.ModelEvent, typ string) []schemas.ModelEvent {
+	var out []schemas.ModelEvent
+	for _, e := range evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var fastCfg = Config{MinDays: 10, EvalEvery: 5, Window: 20, ProbationDays: 20}
+
+// A challenger with a third of the champion's noise is promoted at the
+// first test (after MinDays paired days), with the test's evidence; one
+// with more noise is denied with its evidence and stays a challenger.
+func TestBetterChallengerIsPromotedWorseIsDenied(t *testing.T) {
+	t.Parallel()
+	champ := model{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1}
+	better := model{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2}
+	worse := model{v: version("worse", catalog.StageChallenger), sigma: 12, seed: 3}
+	ms := []model{champ, better, worse}
+	h := newHarness(t, fastCfg, ms)
+	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "worse": schemas.RoleChallenger}
+	// Day 10's first hour closes day 9, the tenth paired day.
+	h.feed(stream(t, ms, roles, 11), 100)
+
+	evs := h.d.Events()
+	prom := eventsOf(evs, schemas.EventPromoted)
+	if len(prom) != 1 || prom[0].ModelID != "better" || prom[0].FromStage != catalog.StageChallenger || prom[0].ToStage != catalog.StageChampion {
+		t.Fatalf("promoted events %+v; want one for better", prom)
+	}
+	ev := prom[0].Evidence
+	if ev[EvDays] != 10 || ev[EvPValue] >= 0.05 || ev[EvStat] <= 0 || ev[EvChallengerMAE] >= ev[EvChampionMAE] {
+		t.Errorf("promotion evidence %v: want 10 days, p < 0.05, DM > 0, challenger MAE below champion's", ev)
+	}
+	// Worse is denied against champ on day 9, and again against better
+	// (with the 11 days the two share) on day 10.
+	denied := eventsOf(evs, schemas.EventPromotionDenied)
+	if len(denied) != 2 || denied[0].ModelID != "worse" || denied[1].ModelID != "worse" ||
+		!strings.Contains(denied[0].Reason, "champion champ@1") || !strings.Contains(denied[1].Reason, "champion better@1") {
+		t.Fatalf("denied events %v; want worse denied against champ, then against better", summary2(denied))
+	}
+	if ev := denied[0].Evidence; ev[EvPValue] < 0.05 || ev[EvDays] != 10 || ev[EvChallengerMAE] <= ev[EvChampionMAE] {
+		t.Errorf("denial evidence %v: want p >= 0.05 over 10 days and a larger challenger MAE", ev)
+	}
+	for key, want := range map[string]string{"better@1": catalog.StageChampion, "champ@1": catalog.StageArchived, "worse@1": catalog.StageChallenger} {
+		if got := h.reg.Stage(key); got != want {
+			t.Errorf("%s is %s in the registry, want %s", key, got, want)
+		}
+	}
+	// The challenger moved before the champion: the region never lacked
+	// a champion.
+	if ch := h.reg.Changes(); len(ch) != 2 || ch[0].Key != "better@1" || ch[1].Key != "champ@1" {
+		t.Errorf("stage changes %+v; want better promoted, then champ archived", ch)
+	}
+	// The evidence matches an independent computation of the MAEs.
+	var sumC, sumB float64
+	for d := 0; d < 10; d++ {
+		for _, e := range errorsFor(champ, d, "") {
+			sumC += e.AbsError
+		}
+		for _, e := range errorsFor(better, d, "") {
+			sumB += e.AbsError
+		}
+	}
+	if math.Abs(ev[EvChampionMAE]-sumC/240) > 1e-9 || math.Abs(ev[EvChallengerMAE]-sumB/240) > 1e-9 {
+		t.Errorf("evidence MAEs %v/%v, want %v/%v", ev[EvChampionMAE], ev[EvChallengerMAE], sumC/240, sumB/240)
+	}
+}
+
+// The decisions are a function of the error stream, not of how it is cut
+// into polls or how the two topics interleave: the property that lets any
+// instance taking over a region reach the same decisions.
+func TestDecisionsDoNotDependOnPollBoundaries(t *testing.T) {
+	t.Parallel()
+	ms := []model{
+		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
+		{v: version("better", catalog.StageChallenger), sigma: 6, seed: 2},
+		{v: version("equal", catalog.StageChallenger), sigma: 9, seed: 3},
+	}
+	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "equal": schemas.RoleChallenger}
+	recs := stream(t, ms, roles, 40)
+	run := func(recs []*kgo.Record, boundary int, sizes ...int) []schemas.ModelEvent {
+		h := newHarness(t, fastCfg, ms)
+		h.boundary = boundary
+		h.feed(recs, sizes...)
+		return h.d.Events()
+	}
+	want := run(recs, 3)
+	if len(want) == 0 {
+		t.Fatal("no events at all; the test proves nothing")
+	}
+	// The two topics' records in separate runs per topic within a poll,
+	// as a fetch may return them.
+	byTopic := func(recs []*kgo.Record, chunk int) []*kgo.Record {
+		var out []*kgo.Record
+		for i := 0; i < len(recs); i += chunk {
+			c := slices.Clone(recs[i:min(i+chunk, len(recs))])
+			slices.SortStableFunc(c, func(a, b *kgo.Record) int {
+				if a.Topic == b.Topic {
+					return 0
+				}
+				if a.Topic == topics.ErrorsChallenger {
+					return -1
+				}
+				return 1
+			})
+			out = append(out, c...)
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i, tc := range []struct {
+		recs     []*kgo.Record
+		boundary int
+		sizes    []int
+	}{
+		{recs, 3, []int{1}},
+		{recs, 3, []int{71, 5, 300}},
+		// Whole days in one poll, each topic's records together.
+		{byTopic(recs, 216), 216, []int{216}},
+		{byTopic(recs, 333), 333, []int{50, 283}},
+		{recs, 3, []int{1 + rng.IntN(500), 1 + rng.IntN(500), 1 + rng.IntN(500)}},
+		// Caught up only at the very end: everything is decided then.
+		{byTopic(recs, 1000), len(recs), []int{1000}},
+	} {
+		if got := run(tc.recs, tc.boundary, tc.sizes...); !reflect.DeepEqual(got, want) {
+			t.Errorf("case %d: events differ:\n got  %v\n want %v", i, summary2(got), summary2(want))
+		}
+	}
+}
+
+func summary2(evs []schemas.ModelEvent) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s %s p=%.4f", e.Type, e.ModelID, e.Evidence[EvPValue]))
+	}
+	return out
+}
+
+// A decider restored from its changelog after a crash (the transaction in
+// flight aborted) decides exactly as one that never stopped.
+func TestRestoredStateDecidesTheSame(t *testing.T) {
+	t.Parallel()
+	ms := []model{
+		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
+		{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
+	}
+	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger}
+	recs := stream(t, ms, roles, 14)
+	cut := 7*24*2 + 13
+
+	whole := newHarness(t, fastCfg, ms)
+	whole.feed(recs, 40)
+
+	h := newHarness(t, fastCfg, ms)
+	// Keep every committed changelog record, as the topic would.
+	var log []runner.KV
+	commit := func(part []*kgo.Record) {
+		if err := h.tk.Process(context.Background(), part, nil, &runner.Output{}); err != nil {
+			t.Fatal(err)
+		}
+		kv, err := h.tk.Changes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, kv...)
+		h.tk.Committed()
+	}
+	for i := 0; i < cut; i += 40 {
+		commit(recs[i:min(i+40, cut)])
+	}
+	// A new task, restored from the changelog, takes the rest.
+	nt, _ := h.d.newTask(0)
+	for _, kv := range log {
+		if err := nt.Restore(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.tk = nt.(*task)
+	for i := cut; i < len(recs); i += 40 {
+		commit(recs[i:min(i+40, len(recs))])
+	}
+	if got, want := h.d.Events(), whole.d.Events(); !reflect.DeepEqual(got, want) || len(want) == 0 {
+		t.Errorf("restored decider's events %v, uninterrupted %v", summary2(got), summary2(want))
+	}
+	if got, want := h.reg.Changes(), whole.reg.Changes(); !reflect.DeepEqual(got, want) {
+		t.Errorf("restored decider's stage changes %v, uninterrupted %v", got, want)
+	}
+}
+
+// A decision committed but not yet written to the registry (the registry
+// was down, or the instance died after the commit) is written by the next
+// poll, once, and writing it twice changes nothing.
+func TestCommittedDecisionIsWrittenToTheRegistryOnce(t *testing.T) {
+	t.Parallel()
+	ms := []model{
+		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
+		{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
+	}
+	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger}
+	recs := stream(t, ms, roles, 12)
+	h := newHarness(t, fastCfg, ms)
+	// Process up to the promotion, but "crash" before Committed.
+	n := 10*24*2 + 2
+	if err := h.tk.Process(context.Background(), recs[:n], nil, &runner.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := h.tk.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.reg.Changes()) != 0 {
+		t.Fatal("the registry changed before the decision committed")
+	}
+	nt, _ := h.d.newTask(0)
+	for _, x := range kv {
+		if err := nt.Restore(x.Key, x.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk := nt.(*task)
+	if err := tk.Process(context.Background(), recs[n:], nil, &runner.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	if ch := h.reg.Changes(); len(ch) != 2 || h.reg.Stage("better@1") != catalog.StageChampion {
+		t.Fatalf("stage changes after the restart: %+v", ch)
+	}
+	// Applying the same moves again is a no-op, not an error.
+	tk.regions["FI"].intent = []stageMove{{"better", "1", catalog.StageChallenger, catalog.StageChampion, "again"}}
+	if err := tk.applyIntents(context.Background(), true); err != nil {
+		t.Fatalf("re-applying a written decision: %v", err)
+	}
+	if len(h.reg.Changes()) != 2 {
+		t.Errorf("re-applying wrote again: %+v", h.reg.Changes())
+	}
+}
+
+// A challenger that is never better is tested every EvalEvery days and
+// retired after MaxDenials denials.
+func TestEqualChallengerIsRetiredAfterMaxDenials(t *testing.T) {
+	t.Parallel()
+	ms := []model{
+		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
+		{v: version("worse", catalog.StageChallenger), sigma: 11, seed: 5},
+	}
+	roles := map[string]string{"champ": schemas.RoleChampion, "worse": schemas.RoleChallenger}
+	cfg := fastCfg
+	cfg.MaxDenials = 3
+	h := newHarness(t, cfg, ms)
+	// Tests at 10, 15 and 20 paired days; day 20 is closed by day 21.
+	h.feed(stream(t, ms, roles, 22), 500)
+	evs := h.d.Events()
+	denied := eventsOf(evs, schemas.EventPromotionDenied)
+	if len(denied) != 3 {
+		t.Fatalf("%d denials, want 3: %v", len(denied), summary2(evs))
+	}
+	for i, want := range []float64{10, 15, 20} {
+		if denied[i].Evidence[EvDays] != want || denied[i].Evidence[EvDenials] != float64(i+1) {
+			t.Errorf("denial %d evidence %v, want %v days", i, denied[i].Evidence, want)
+		}
+	}
+	if st := eventsOf(evs, schemas.EventStageChanged); len(st) != 1 || st[0].ToStage != catalog.StageArchived {
+		t.Errorf("stage events %+v; want the challenger archived", st)
+	}
+	if got := h.reg.Stage("worse@1"); got != catalog.StageArchived {
+		t.Errorf("worse is %s, want archived", got)
+	}
+}
+
+// A new champion that turns out worse than the champion it replaced, once
+// in production, is rolled back: the previous champion returns.
+func TestDegradedNewChampionIsRolledBack(t *testing.T) {
+	t.Parallel()
+	champ := model{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1}
+	// Good for the first 11 days (promoted on day 10), then off by 25.
+	good := model{v: version("new", catalog.StageChallenger), sigma: 3, seed: 2, to: 11}
+	bad := model{v: version("new", catalog.StageChallenger), sigma: 3, seed: 2, bias: 25, from: 11}
+	cfg := fastCfg
+	cfg.RollbackMinDays = 5
+	h := newHarness(t, cfg, []model{champ, good})
+	roles := map[string]string{"champ": schemas.RoleChampion, "new": schemas.RoleChallenger}
+	h.feed(stream(t, []model{champ, good}, roles, 11), 300)
+	if h.reg.Stage("new@1") != catalog.StageChampion {
+		t.Fatalf("new was not promoted: %v", summary2(h.d.Events()))
+	}
+	// After the promotion only the new champion forecasts.
+	roles = map[string]string{"new": schemas.RoleChampion}
+	h.feed(stream(t, []model{bad}, roles, 18), 300)
+	rb := eventsOf(h.d.Events(), schemas.EventRolledBack)
+	if len(rb) != 1 || rb[0].ModelID != "new" {
+		t.Fatalf("rolled back events %v", summary2(h.d.Events()))
+	}
+	if ev := rb[0].Evidence; ev[EvNewRMAE] <= ev[EvPrevRMAE]*1.1 || ev[EvDays] != 5 {
+		t.Errorf("rollback evidence %v: want the new rMAE 10%% above the previous, over 5 days", ev)
+	}
+	if h.reg.Stage("champ@1") != catalog.StageChampion || h.reg.Stage("new@1") != catalog.StageArchived {
+		t.Errorf("after rollback champ is %s and new %s", h.reg.Stage("champ@1"), h.reg.Stage("new@1"))
+	}
+}
+
+// A champion whose rolling rMAE passes the threshold triggers one retrain
+// request per cooldown.
+func TestDegradedChampionRequestsRetraining(t *testing.T) {
+	t.Parallel()
+	// The naive forecast's noise is 12: a champion with noise 20 has an
+	// rMAE near 1.7.
+	champ := model{v: version("champ", catalog.StageChampion), sigma: 20, seed: 1}
+	cfg := fastCfg
+	cfg.RetrainRMAE, cfg.DegradeDays, cfg.RetrainCooldownDays = 1.2, 3, 7
+	h := newHarness(t, cfg, []model{champ})
+	h.feed(stream(t, []model{champ}, map[string]string{"champ": schemas.RoleChampion}, 13), 77)
+	rq := eventsOf(h.d.Events(), schemas.EventRetrainRequested)
+	// Closed days 0..11: first request when day 2 closes, next 7 days later.
+	if len(rq) != 2 {
+		t.Fatalf("%d retrain requests, want 2: %v", len(rq), summary2(h.d.Events()))
+	}
+	if ev := rq[0].Evidence; ev[EvRollingRMAE] <= 1.2 || ev[EvThreshold] != 1.2 {
+		t.Errorf("evidence %v", ev)
+	}
+	if rq[1].Time.Sub(rq[0].Time).Round(time.Hour) != 7*24*time.Hour {
+		t.Errorf("requests at %s and %s, want 7 days apart", rq[0].Time, rq[1].Time)
+	}
+}
