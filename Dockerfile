@@ -47,8 +47,11 @@ ENV HOME=/tmp \
 # Non-root, by number, so it holds on bases without /etc/passwd (scratch).
 USER 65532:65532
 # The working directory must be writable (the demo's local lake, scratch
-# files): /tmp, a tmpfs or volume when the root file system is read-only.
+# files). With a read-only root file system, mount a volume there: ECS
+# Fargate initialises a bind mount at a VOLUME path from the image's
+# directory, keeping distroless's world-writable /tmp (1777).
 WORKDIR /tmp
+VOLUME ["/tmp"]
 ENTRYPOINT ["/usr/local/bin/wattcast"]
 CMD ["--help"]
 

@@ -68,9 +68,22 @@ if command -v readelf >/dev/null && readelf -l bin/wattcast | grep -q 'program i
 fi
 
 # 4. A small build context: the binary and the CA bundle that TLS to AWS
-# needs on a scratch base (distroless ships its own).
+# needs on a scratch base (distroless ships its own). And a directory for the
+# container's writable /tmp, owned by the image's user (65532), as a volume
+# is on ECS: the root file system stays read-only. (A tmpfs would not do:
+# podman gives it the mode of the image's /tmp, which on scratch is 0755
+# root.)
 ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
+work=$(mktemp -d)
+as_container_root() { # run a command as the container's root: rootless podman maps IDs
+	if [[ $(id -u) == 0 ]]; then "$@"; else podman unshare "$@"; fi
+}
+cleanup() {
+	rm -rf "$ctx"
+	as_container_root rm -rf "$work"
+}
+trap cleanup EXIT
+as_container_root chown 65532:65532 "$work"
 cp bin/wattcast "$ctx/wattcast"
 ca=/etc/ssl/certs/ca-certificates.crt
 if [[ ! -s $ca ]]; then
@@ -92,12 +105,11 @@ if [[ $user != 65532:65532 ]]; then
 	exit 1
 fi
 
-# 5. Run it as production does: read-only root, a writable /tmp (the working
-# directory), no network beyond loopback, as the image's non-root user.
+# 5. Run it as production does: read-only root, a writable /tmp volume (the
+# working directory), no network beyond loopback, as the image's non-root
+# user.
 run() {
-	podman run --rm --network none --read-only \
-		--tmpfs /tmp:rw,mode=1777,size=1g \
-		"$image" "$@"
+	podman run --rm --network none --read-only -v "$work:/tmp:rw" "$image" "$@"
 }
 
 out=$(run version)

@@ -39,7 +39,7 @@ resource "aws_kms_alias" "state" {
   target_key_id = aws_kms_key.state.key_id
 }
 
-#tfsec:ignore:aws-s3-enable-bucket-logging state reads and writes are audited by CloudTrail data events on this bucket (see terraform/README.md); server access logs would need a second unencrypted bucket for little more
+#tfsec:ignore:aws-s3-enable-bucket-logging only Terraform touches this bucket, through the CI roles whose sessions CloudTrail records; S3 access logs would need a second, SSE-S3-only bucket; turn on CloudTrail S3 data events for it if per-object audit is required
 resource "aws_s3_bucket" "state" {
   bucket        = local.bucket
   force_destroy = false

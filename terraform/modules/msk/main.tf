@@ -77,6 +77,22 @@ resource "aws_msk_serverless_cluster" "this" {
 # MSK provisioned
 ################################################################################
 
+# A customer-managed key for the brokers' data at rest, unless one is given
+# (MSK Serverless always encrypts with a key AWS owns).
+resource "aws_kms_key" "this" {
+  count = local.provisioned && var.kms_key_arn == null ? 1 : 0
+
+  description             = "wattcast MSK ${var.name}: broker data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+
+  tags = var.tags
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
 resource "aws_msk_configuration" "this" {
   count = local.provisioned ? 1 : 0
 
@@ -123,7 +139,7 @@ resource "aws_msk_cluster" "this" {
   }
 
   encryption_info {
-    encryption_at_rest_kms_key_arn = var.kms_key_arn
+    encryption_at_rest_kms_key_arn = coalesce(var.kms_key_arn, try(aws_kms_key.this[0].arn, null))
     encryption_in_transit {
       client_broker = "TLS"
       in_cluster    = true

@@ -85,7 +85,7 @@ variable "broker_volume_size" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key for data at rest of a provisioned cluster (serverless always encrypts with an AWS-owned key). null: the AWS-managed kafka key."
+  description = "KMS key for data at rest of a provisioned cluster (serverless always encrypts with an AWS-owned key). null: the module creates one (with rotation, protected from destroy)."
   type        = string
   default     = null
 }

@@ -11,6 +11,7 @@ locals {
 # KMS key for the log groups and the alarm topic
 ################################################################################
 
+#tfsec:ignore:aws-iam-no-policy-wildcards a key policy's Resource "*" means this key; kms:* for the account root is AWS's default key policy, which hands the key's use to IAM policies
 data "aws_iam_policy_document" "kms" {
   count = var.create ? 1 : 0
 

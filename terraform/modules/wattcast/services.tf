@@ -3,11 +3,14 @@
 ################################################################################
 #
 # Topic names follow schemas.NewTopicSet(prefix); internal topics are
-# "<prefix><component>.<suffix>" (TopicSet.Internal, e.g. the processor's
-# changelog). Consumer groups are the components' DefaultGroup constants
-# (processors.DefaultGroup, lakesink.DefaultGroup, scorer.DefaultGroup) and
-# transactional ids are "<group>-<instance>" (docs/aws.md lists the
-# contract); the IAM policies allow exactly those names.
+# "<prefix><component>.<suffix>" (TopicSet.Internal: the producers'
+# "source.checkpoints", the processor's and scorer's "changelog"). Consumer
+# groups are the components' DefaultGroup constants (processors.DefaultGroup,
+# lakesink.DefaultGroup, scorer.DefaultGroup), transactional ids
+# "<group>-<instance>" and, for producers, "wattcast-produce-<source>-<hash>"
+# (docs/aws.md lists the contract); the IAM policies allow exactly those
+# names. Every stage calls kafka.EnsureTopics with the whole public topic set
+# at start-up, so every stage may create (never read or write) any of them.
 
 locals {
   p = var.topic_prefix
@@ -22,7 +25,9 @@ locals {
     model_events      = "${local.p}model-events"
     dead_letters      = "${local.p}dead-letters"
   }
+  all_topics = values(local.topics)
   groups = {
+    producer  = "wattcast-produce-"
     processor = "wattcast-processor"
     lake_sink = "wattcast-lakesink"
     scorer    = "wattcast-scorer"
@@ -35,16 +40,31 @@ locals {
   # One object per service: attribute sets differ, which an object allows;
   # the modules' typed variables fill the optional attributes.
   default_services = {
-    # Octopus Agile prices and Open-Meteo weather, live.
-    producer = {
-      command  = ["produce"]
+    # Octopus Agile prices, live (next-day prices appear in the afternoon).
+    producer-octopus = {
+      command  = ["produce", "--source", "octopus", "--regions", join(",", var.octopus_regions)]
       internet = true
       cpu      = 256
       memory   = 512
       kafka = {
-        write_topics   = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.dead_letters]
-        create_topics  = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.dead_letters]
-        topic_prefixes = ["${local.p}producer."]
+        write_topics           = [local.t.prices, local.t.dead_letters]
+        create_topics          = local.all_topics
+        topic_prefixes         = ["${local.p}source."]
+        transactional_prefixes = ["${local.groups.producer}octopus-"]
+      }
+      s3 = {}
+    }
+    # Open-Meteo observed and forecast weather, live.
+    producer-weather = {
+      command  = ["produce", "--source", "openmeteo", "--locations", join(",", var.weather_locations)]
+      internet = true
+      cpu      = 256
+      memory   = 512
+      kafka = {
+        write_topics           = [local.t.weather_observed, local.t.weather_forecast, local.t.dead_letters]
+        create_topics          = local.all_topics
+        topic_prefixes         = ["${local.p}source."]
+        transactional_prefixes = ["${local.groups.producer}openmeteo-"]
       }
       s3 = {}
     }
@@ -58,7 +78,7 @@ locals {
       kafka = {
         read_topics            = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.forecasts]
         write_topics           = [local.t.features, local.t.dead_letters]
-        create_topics          = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.forecasts, local.t.dead_letters]
+        create_topics          = local.all_topics
         topic_prefixes         = ["${local.p}processor.", "${local.p}lakesink."]
         group_prefixes         = [local.groups.processor, local.groups.lake_sink]
         transactional_prefixes = [local.groups.processor, local.groups.lake_sink]
@@ -74,7 +94,7 @@ locals {
       kafka = {
         read_topics            = [local.t.features, local.t.model_events, local.t.errors_champion, local.t.errors_challenger]
         write_topics           = [local.t.forecasts, local.t.errors_champion, local.t.errors_challenger, local.t.model_events, local.t.dead_letters]
-        create_topics          = [local.t.features, local.t.forecasts, local.t.errors_champion, local.t.errors_challenger, local.t.model_events, local.t.dead_letters]
+        create_topics          = local.all_topics
         topic_prefixes         = ["${local.p}scorer."]
         group_prefixes         = [local.groups.scorer]
         transactional_prefixes = [local.groups.scorer]
@@ -91,7 +111,7 @@ locals {
       schedule_timezone = var.trainer_schedule_timezone
       kafka = {
         write_topics  = [local.t.model_events]
-        create_topics = [local.t.model_events]
+        create_topics = local.all_topics
       }
       s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
     }

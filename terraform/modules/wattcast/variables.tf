@@ -126,6 +126,28 @@ variable "service_overrides" {
   nullable = false
 }
 
+variable "octopus_regions" {
+  description = "Octopus Agile regions (A to P) the Octopus producer polls (`wattcast produce --source octopus --regions`)."
+  type        = list(string)
+  default     = ["A"]
+
+  validation {
+    condition     = length(var.octopus_regions) > 0 && alltrue([for r in var.octopus_regions : can(regex("^[A-P]$", r))])
+    error_message = "Octopus regions are single letters A to P."
+  }
+}
+
+variable "weather_locations" {
+  description = "Open-Meteo locations the weather producer polls, each REGION:NAME:LAT:LON (`wattcast produce --source openmeteo --locations`)."
+  type        = list(string)
+  default     = ["GB-A:london:51.51:-0.13"]
+
+  validation {
+    condition     = length(var.weather_locations) > 0 && alltrue([for l in var.weather_locations : can(regex("^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+:-?[0-9.]+:-?[0-9.]+$", l))])
+    error_message = "Give each location as REGION:NAME:LAT:LON, e.g. GB-A:london:51.51:-0.13."
+  }
+}
+
 variable "trainer_schedule" {
   description = "When the trainer runs: an EventBridge Scheduler expression in var.trainer_schedule_timezone. Default: daily at 03:00."
   type        = string
