@@ -24,6 +24,15 @@ bench:
 clean:
 	rm -rf bin .wattcast
 
+# Infrastructure checks (terraform fmt, tflint, tfsec, actionlint, shellcheck)
+# and the container image (podman, scratch base): see docs/cicd.md.
+.PHONY: infra-check image
+infra-check:
+	bash .ci/infra-checks.sh
+
+image: build
+	bash .ci/container.sh
+
 # Local servers for integration tests and development (scripts/kafka/README.md,
 # scripts/s3/README.md). Each -up prints the exports that point wattcast at it;
 # eval "$$(scripts/kafka/kafka-local.sh env)" sets them in a shell.

@@ -93,7 +93,7 @@ func importCommand() *command {
 				if *dryRun {
 					return nil
 				}
-				kcfg, err := g.kafkaConfig(rc.log, "wattcast-import")
+				kcfg, err := g.kafkaConfig(rc, rc.log, "wattcast-import")
 				if err != nil {
 					return err
 				}

@@ -29,7 +29,7 @@ func processCommand() *command {
 			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
 			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
 			return func(rc *runContext) error {
-				kc, err := g.kafkaConfig(rc.log, "wattcast-process")
+				kc, err := g.kafkaConfig(rc, rc.log, "wattcast-process")
 				if err != nil {
 					return err
 				}

@@ -130,7 +130,7 @@ func produceCommand() *command {
 				default:
 					return fmt.Errorf("produce: --source %q: want octopus or openmeteo", *src)
 				}
-				kcfg, err := g.kafkaConfig(rc.log, "wattcast-produce-"+*src)
+				kcfg, err := g.kafkaConfig(rc, rc.log, "wattcast-produce-"+*src)
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -43,15 +45,28 @@ func (g *globals) register(fs *flag.FlagSet) {
 func (g *globals) topics() schemas.TopicSet { return schemas.NewTopicSet(g.topicPrefix) }
 
 // kafkaConfig returns the Kafka client configuration, failing with a hint
-// when no broker is configured.
-func (g *globals) kafkaConfig(log *slog.Logger, clientID string) (kafka.Config, error) {
+// when no broker is configured. With --kafka-sasl aws-msk-iam it loads AWS
+// credentials from the SDK's default chain (refreshed per connection).
+func (g *globals) kafkaConfig(ctx context.Context, log *slog.Logger, clientID string) (kafka.Config, error) {
 	if len(g.brokers) == 0 {
 		return kafka.Config{}, fmt.Errorf("%w, or start a local one with `wattcast broker`", kafka.ErrNoBrokers)
 	}
-	if g.kafkaSASL != "" {
-		return kafka.Config{}, fmt.Errorf("--kafka-sasl %q is not supported by this build", g.kafkaSASL)
+	cfg := kafka.Config{Brokers: g.brokers, ClientID: clientID, TLS: g.kafkaTLS, Logger: log}
+	switch g.kafkaSASL {
+	case "":
+	case kafka.SASLAWSMSKIAM:
+		if !g.kafkaTLS {
+			return kafka.Config{}, errors.New("--kafka-sasl aws-msk-iam needs --kafka-tls: MSK takes IAM auth only over TLS (port 9098)")
+		}
+		mech, err := kafka.MSKIAM(ctx, g.awsRegion, kafka.MSKUserAgent(kafka.Producer(version, clientID)))
+		if err != nil {
+			return kafka.Config{}, err
+		}
+		cfg.SASL = mech
+	default:
+		return kafka.Config{}, fmt.Errorf("--kafka-sasl %q: want \"\" (none) or %s", g.kafkaSASL, kafka.SASLAWSMSKIAM)
 	}
-	return kafka.Config{Brokers: g.brokers, ClientID: clientID, TLS: g.kafkaTLS, Logger: log}, nil
+	return cfg, nil
 }
 
 // defaultLakeURL is the lake of the stage commands when --lake is not set.
