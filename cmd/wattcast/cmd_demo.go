@@ -15,8 +15,17 @@ func demoCommand() *command {
 			holdout := fs.Int("holdout-weeks", 4, "weeks at the end of each region's history held out for scoring")
 			seed := fs.Uint64("seed", 1, "random seed of the model fits")
 			return func(rc *runContext) error {
+				// The stages' own logs would drown the demo's progress:
+				// show their warnings only, unless debug logs were asked for.
+				log := rc.log
+				if g.logLevel != "debug" {
+					var err error
+					if log, err = newLogger(rc.out, "warn", g.logFormat); err != nil {
+						return err
+					}
+				}
 				o := demoOptions{workDir: *dir, brokers: g.brokers, holdout: time.Duration(*holdout) * 7 * 24 * time.Hour,
-					partitions: g.partitions, seed: *seed, out: rc.out, log: rc.log, lakeOpts: g.lakeOptions()}
+					partitions: g.partitions, seed: *seed, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
 				if g.lakeURL != defaultLakeURL {
 					o.lakeURL = g.lakeURL
 				}

@@ -341,10 +341,17 @@ func (t *task) Committed() {
 		}
 		a.N++
 		a.SumAbs += e.AbsError
+		attrs := []any{"region", e.Region, "model", e.ModelID, "version", e.ModelVersion,
+			"role", e.Role, "hour", e.Hour, "abs_error", e.AbsError}
 		if e.NaiveWeekly != nil {
+			naive := math.Abs(*e.NaiveWeekly - e.Actual)
 			a.NaiveN++
-			a.SumAbsNaive += math.Abs(*e.NaiveWeekly - e.Actual)
+			a.SumAbsNaive += naive
+			attrs = append(attrs, "naive_abs_error", naive)
 		}
+		// One line per committed error: CloudWatch metric filters count
+		// these for the rMAE alarm (docs/aws.md).
+		t.s.cfg.Logger.Info("forecast error", attrs...)
 	}
 	t.s.mu.Unlock()
 	t.pending = pendingStats{}
