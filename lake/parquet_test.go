@@ -138,7 +138,7 @@ func TestFileSetSplitsByUTCDate(t *testing.T) {
 	}
 	var s FileSet
 	Add(&s, NewForecastRows(&fc, Lineage{"t", 0, 7})...)
-	objs, err := s.Objects(FileName("t", 0, 7, 7))
+	objs, err := s.Objects(nil, FileName("t", 0, 7, 7))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,10 +29,11 @@ func priceFI(day, h int) float64 { return float64(40 + 10*day + h) }
 
 func makeSample() *sample {
 	s := &sample{}
-	off := map[string]int64{}
+	off := map[Lineage]int64{} // next offset per topic partition
 	lin := func(topic string, p int32) Lineage {
-		l := Lineage{Topic: topic, Partition: p, Offset: off[topic]}
-		off[topic]++
+		k := Lineage{Topic: topic, Partition: p}
+		l := Lineage{Topic: topic, Partition: p, Offset: off[k]}
+		off[k]++
 		return l
 	}
 	for day := range 3 {
@@ -108,9 +109,10 @@ func makeSample() *sample {
 func (s *sample) write(t *testing.T, b *Bucket) {
 	t.Helper()
 	ctx := context.Background()
+	enc := NewEncoder() // reused writers, as the sink uses them
 	var set FileSet
 	flush := func(name string) {
-		objs, err := set.Objects(name)
+		objs, err := set.Objects(enc, name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,8 +50,9 @@ type Config struct {
 	// including skipped ones), default DefaultMaxRows. It bounds memory:
 	// one open batch per assigned topic partition.
 	MaxRows int
-	// RollInterval closes a batch when a record's known-at time reaches
-	// the next multiple of it (UTC-aligned), default DefaultRollInterval.
+	// RollInterval closes a batch when a record's roll time (see the
+	// package doc) reaches the next multiple of it (UTC-aligned), default
+	// DefaultRollInterval.
 	RollInterval time.Duration
 	// IdleFlush closes a batch that received nothing for this long (wall
 	// clock), default DefaultIdleFlush, so live data reaches the lake

@@ -12,10 +12,10 @@
 // (lake.FileName), and the group's offset is committed to the batch's end
 // only once every file is stored.
 //
-// A batch closes when it holds MaxRows records, or when a record's known-at
-// time (a price's published_at, an observation's available_at, a
-// forecast's issued_at or issue_time, the end of a final feature row's
-// hour) reaches the next UTC-aligned RollInterval boundary. Those rules
+// A batch closes when it holds MaxRows records, or when a record's roll
+// time (a price's published_at, a weather forecast's issued_at, a model
+// forecast's issue_time, the hour of an observation or a final feature row)
+// reaches the next UTC-aligned RollInterval boundary. Those rules
 // depend only on the records. Two more rules do not: a batch idle for
 // IdleFlush is closed so that live data reaches the lake, and StopAtEnd
 // closes the last batch at the end offset seen at start. So that a batch

@@ -34,7 +34,7 @@ func TestSinkCrashAndRestartStoresEveryRecordOnce(t *testing.T) {
 		{crashAt: 2, applied: false, restartRows: 7},   // before the first file
 		{crashAt: 9, applied: true, restartRows: 7},    // between files of a poll
 		{crashAt: 30, applied: false, restartRows: 40}, // after commits, mid-run
-		{crashAt: 44, applied: true, restartRows: 13},  // at the last write (of 45)
+		{crashAt: 40, applied: true, restartRows: 13},  // at the last write (of 41)
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("crash at write %d applied %v restart max rows %d", c.crashAt, c.applied, c.restartRows), func(t *testing.T) {
@@ -87,14 +87,15 @@ func TestSinkRetriesThroughStoreOutageWithoutCommittingAhead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	const outage = 1500 * time.Millisecond
-	var outageStart atomic.Int64 // unix nanos; 0 before the outage
+	// The outage starts at the 10th write and lasts until the test has
+	// seen retries go by, whatever the machine's speed.
+	var down, over atomic.Bool
 	var refused atomic.Int64
 	fs := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
 		if n == 10 {
-			outageStart.CompareAndSwap(0, time.Now().UnixNano())
+			down.Store(true)
 		}
-		if s := outageStart.Load(); s != 0 && time.Since(time.Unix(0, s)) < outage {
+		if down.Load() && !over.Load() {
 			refused.Add(1)
 			return false, errUnavailable
 		}
@@ -106,18 +107,22 @@ func TestSinkRetriesThroughStoreOutageWithoutCommittingAhead(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 
-	// During the outage the committed offsets must not move.
-	for outageStart.Load() == 0 {
-		select {
-		case err := <-done:
-			t.Fatalf("sink ended before the outage: %v", err)
-		case <-time.After(5 * time.Millisecond):
-		}
+	waitRefused := func(n int64) {
+		t.Helper()
+		waitFor(t, 20*time.Second, fmt.Sprintf("%d refused writes", n), func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("sink ended during the outage: %v", err)
+			default:
+			}
+			return refused.Load() >= n
+		})
 	}
-	time.Sleep(100 * time.Millisecond) // let in-flight commits land
+	waitRefused(1)
 	before, _ := e.offsets(ctx, cfg.Group)
-	time.Sleep(outage - 300*time.Millisecond)
+	waitRefused(refused.Load() + 30) // many retries later
 	during, _ := e.offsets(ctx, cfg.Group)
+	over.Store(true)
 	if fmt.Sprint(before) != fmt.Sprint(during) {
 		t.Errorf("offsets moved while the store refused every write:\nbefore %v\nduring %v", before, during)
 	}
@@ -162,42 +167,40 @@ func TestSinkGivesUpOnPermanentStoreErrors(t *testing.T) {
 	}
 }
 
-// Two sinks in one group, one leaving mid-run: the partitions it held move
-// to the other, which adopts whatever it had journaled. Nothing is lost,
-// nothing doubled.
+// Two sinks in one group, one leaving mid-run. Member A starts alone and
+// finds the store failing; when B joins, A gives way to the rebalance (it
+// drops what it has not stored and rewinds instead of blocking the group
+// while it retries), B takes some partitions, then A leaves and B takes the
+// rest, adopting whatever A journaled. Nothing is lost, nothing doubled.
 func TestSinkRebalanceBetweenTwoMembers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.produce(t2024, 2, "FI", "GB-A")
+	e.produce(t2024, 2, "FI", "SE3", "GB-A")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	// Member A is slow (each write takes a while), so it is mid-run when
-	// B joins and when A leaves.
-	var aWrites atomic.Int64
-	slow := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
-		aWrites.Add(1)
-		time.Sleep(15 * time.Millisecond)
+	var a *lakesink.Sink
+	gate := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
+		if n > 3 && a.Stats().Rewinds == 0 {
+			return false, errUnavailable // until A has given way to the rebalance
+		}
 		return true, nil
 	}}
-	cfgA := e.config(slow)
+	cfgA := e.config(gate)
 	cfgA.StopAtEnd = false
 	a, err := lakesink.New(cfgA)
 	e.must(err)
 	aCtx, stopA := context.WithCancel(ctx)
 	aDone := make(chan error, 1)
 	go func() { aDone <- a.Run(aCtx) }()
-	for aWrites.Load() < 10 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 20*time.Second, "A retrying a failing store", func() bool { return a.Stats().StoreRetries > 0 })
 
 	b, err := lakesink.New(e.config(e.lake))
 	e.must(err)
 	bDone := make(chan error, 1)
 	go func() { bDone <- b.Run(ctx) }()
-	for b.Stats().Batches == 0 && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 20*time.Second, "A to give way to the rebalance", func() bool { return a.Stats().Rewinds > 0 })
+	waitFor(t, 20*time.Second, "B to store a batch", func() bool { return b.Stats().Batches > 0 })
 	stopA()
 	if err := <-aDone; err != nil {
 		t.Fatalf("member A: %v", err)
@@ -209,10 +212,8 @@ func TestSinkRebalanceBetweenTwoMembers(t *testing.T) {
 		t.Fatal("timed out")
 	}
 	e.checkLake(ctx, e.lake)
-	t.Logf("A stored %d batches, B %d (adopted %d journals)", a.Stats().Batches, b.Stats().Batches, b.Stats().JournalAdopted)
-	if a.Stats().Batches == 0 || b.Stats().Batches == 0 {
-		t.Errorf("A stored %d and B %d batches; the test wants both to have worked", a.Stats().Batches, b.Stats().Batches)
-	}
+	t.Logf("A stored %d batches (%d rewinds), B %d (adopted %d journals)",
+		a.Stats().Batches, a.Stats().Rewinds, b.Stats().Batches, b.Stats().JournalAdopted)
 }
 
 // A zombie (an old owner that has not noticed it lost a partition) journals

@@ -24,7 +24,7 @@ import (
 
 // env is one embedded broker with wattcast's topics and a lake.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	topics  schemas.TopicSet
 	lake    *lake.Bucket
@@ -37,7 +37,7 @@ type env struct {
 	invalid, notFinal int
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	b, err := broker.Start()
 	if err != nil {
@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 	return newEnvOn(t, b.Addrs())
 }
 
-func newEnvOn(t *testing.T, brokers []string) *env {
+func newEnvOn(t testing.TB, brokers []string) *env {
 	t.Helper()
 	e := &env{
 		t: t, brokers: brokers, topics: schemas.NewTopicSet("test."),
@@ -99,7 +99,7 @@ func (e *env) config(store lakesink.Store) lakesink.Config {
 
 // testLogger logs warnings and errors through t, so a failing test shows
 // what the sink complained about. WATTCAST_TEST_LOG=debug shows everything.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if os.Getenv("WATTCAST_TEST_LOG") == "debug" {
 		level = slog.LevelDebug
@@ -107,7 +107,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -365,7 +365,7 @@ func (e *env) offsets(ctx context.Context, group string) (committed, ends map[st
 
 // runSink runs a sink to the end (StopAtEnd) and fails the test on error
 // or after timeout.
-func runSink(t *testing.T, cfg lakesink.Config, timeout time.Duration) lakesink.Stats {
+func runSink(t testing.TB, cfg lakesink.Config, timeout time.Duration) lakesink.Stats {
 	t.Helper()
 	s, err := lakesink.New(cfg)
 	if err != nil {

@@ -9,8 +9,11 @@ import (
 
 // decoded is one record turned into lake rows.
 type decoded struct {
-	// knownAt is when the value became known; zero for a skipped record,
-	// which never moves a batch boundary.
+	// knownAt is the time the topic is ordered by, which the roll rule
+	// reads: when the value became known (a price's published_at, a
+	// forecast's issue time), or the event hour where that is known a fixed
+	// lag later (observations, final feature rows). Zero for a skipped
+	// record, which never moves a batch boundary.
 	knownAt time.Time
 	// add adds the record's rows to a batch's files; nil when skipped.
 	add func(*lake.FileSet)
@@ -44,7 +47,10 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 				return invalid(err)
 			}
 			row := lake.NewWeatherObservedRow(&w, l)
-			return decoded{knownAt: w.AvailableAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+			// Rolls on the observed hour, not available_at (a fixed lag
+			// later): then a UTC day of observations is one batch and one
+			// file, instead of two with the last hour alone in the second.
+			return decoded{knownAt: w.Time, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
 		t.WeatherForecast: {lake.TableWeatherForecast, func(v []byte, l lake.Lineage) decoded {
 			var w schemas.WeatherForecast
@@ -63,8 +69,10 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			if err != nil {
 				return decoded{skip: skipNotFinal}
 			}
-			// A final row is known once its hour has passed.
-			return decoded{knownAt: f.Hour.Add(time.Hour), add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+			// A final row is known once its hour has passed (Hour+1h), and
+			// arrives in hour order; rolling on Hour itself keeps a UTC day
+			// of rows in one batch and one file, as for observations.
+			return decoded{knownAt: f.Hour, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
 		t.Forecasts: {lake.TableForecasts, func(v []byte, l lake.Lineage) decoded {
 			var f schemas.Forecast

@@ -86,6 +86,7 @@ type run struct {
 	lastPeek  time.Time
 	lastLog   time.Time
 	in        int64 // data records seen in the current step
+	enc       *lake.Encoder
 }
 
 // Run consumes and stores until ctx ends (then it returns nil after a clean
@@ -101,6 +102,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		wake:      make(chan struct{}, 1),
 		committed: make(map[tp]int64),
 		uncommit:  make(map[tp]int64),
+		enc:       lake.NewEncoder(),
 	}
 	topics := make([]string, 0, len(s.routes))
 	for t := range s.routes {
@@ -377,7 +379,7 @@ func (r *run) store(ctx context.Context) error {
 				continue
 			}
 			enc.Go(func() error {
-				objs, err := b.files.Objects(lake.FileName(b.topic, b.partition, b.first, b.last))
+				objs, err := b.files.Objects(r.enc, lake.FileName(b.topic, b.partition, b.first, b.last))
 				if err != nil {
 					return fmt.Errorf("lakesink: %w", err)
 				}
@@ -391,42 +393,50 @@ func (r *run) store(ctx context.Context) error {
 		return err
 	}
 
-	// Journals: sequential within a partition, parallel across them.
-	conflicts := make([]int, len(keys)) // index of the first conflicting batch, or -1
+	// Journals, all in parallel. No file of this step is written before
+	// every journal of the step is stored, and the conditional create
+	// arbitrates between writers, so their order does not matter.
+	type conflict struct{ part, batch int }
+	var (
+		cmu       sync.Mutex
+		conflicts = map[int]int{} // index in keys -> first conflicting batch
+	)
+	noteConflict := func(c conflict) {
+		cmu.Lock()
+		defer cmu.Unlock()
+		if old, ok := conflicts[c.part]; !ok || c.batch < old {
+			conflicts[c.part] = c.batch
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(storeConcurrency)
 	for i, k := range keys {
-		conflicts[i] = -1
-		st := r.parts[k]
-		g.Go(func() error {
-			for bi, b := range st.closed {
-				if b.fixedLast >= 0 {
-					if b.last != b.fixedLast {
-						// Cut short of its journaled end: writing it
-						// would name its files differently.
-						conflicts[i] = bi
-						return nil
-					}
-					continue // adopted from a journal that exists
+		for bi, b := range r.parts[k].closed {
+			if b.fixedLast >= 0 {
+				if b.last != b.fixedLast {
+					// Cut short of its journaled end: writing it
+					// would name its files differently.
+					noteConflict(conflict{i, bi})
 				}
+				continue // adopted from a journal that exists
+			}
+			g.Go(func() error {
 				ok, err := r.writeJournal(gctx, b)
 				if err != nil {
 					return err
 				}
 				if !ok {
-					conflicts[i] = bi
-					return nil
+					noteConflict(conflict{i, bi})
 				}
-				b.fixedLast = b.last
-			}
-			return nil
-		})
+				return nil
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	for i, k := range keys {
-		if c := conflicts[i]; c >= 0 {
+		if c, ok := conflicts[i]; ok {
 			r.rewind(k, r.parts[k].closed[c].first, "another writer journaled different bounds for this batch")
 			r.parts[k].closed = r.parts[k].closed[:c]
 		}
@@ -566,6 +576,10 @@ func (r *run) rewind(k tp, from int64, why string) {
 	st := r.parts[k]
 	st.open = nil
 	st.lookup = true
+	if st.ended { // paused at the end offset; the re-read needs it fetching
+		st.ended = false
+		r.cl.ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
+	}
 	r.s.stats.update(func(s *Stats) { s.Rewinds++ })
 }
 
@@ -608,6 +622,11 @@ func (r *run) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int
 	for t, ps := range revoked {
 		for _, p := range ps {
 			k := tp{t, p}
+			if st := r.parts[k]; st != nil && st.ended {
+				// Unpause, so that a later owner of this member's client
+				// (a reassignment) fetches it again.
+				r.cl.ResumeFetchPartitions(map[string][]int32{t: {p}})
+			}
 			delete(r.parts, k)
 			delete(r.owned, k)
 			delete(r.uncommit, k)
