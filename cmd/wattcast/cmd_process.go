@@ -25,7 +25,7 @@ func processCommand() *command {
 			noLake := fs.Bool("no-lake", false, "run only the feature processor, not the lake sink")
 			noFeatures := fs.Bool("no-features", false, "run only the lake sink, not the feature processor")
 			maxRows := fs.Int("lake-max-rows", lakesink.DefaultMaxRows, "rows per lake batch before a file is cut")
-			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "known-at time span of a lake batch before a file is cut")
+			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "roll-time span (UTC-aligned) of a lake batch before its files are cut")
 			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
 			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
 			return func(rc *runContext) error {

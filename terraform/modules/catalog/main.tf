@@ -32,7 +32,7 @@ resource "aws_glue_catalog_table" "this" {
     "projection.enabled"            = "true"
     "projection.date.type"          = "date"
     "projection.date.format"        = "yyyy-MM-dd"
-    "projection.date.range"         = "${var.date_range_start},NOW+2DAYS"
+    "projection.date.range"         = "${var.date_range_start},${each.value.date_range_end}"
     "projection.date.interval"      = "1"
     "projection.date.interval.unit" = "DAYS"
     "storage.location.template"     = "s3://${var.lake_bucket}/${var.lake_prefix}/${each.key}/region=$${region}/date=$${date}/"

@@ -22,6 +22,10 @@ locals {
   tables = {
     prices = {
       description = "Energy prices per delivery period, as published (topic <prefix>prices)"
+      # Last date= partition Athena projects: rows are partitioned by their
+      # event time, which runs ahead of now (tomorrow's prices and forecasts;
+      # weather forecasts up to 16 days).
+      date_range_end = "NOW+2DAYS"
       columns = concat([
         { name = "market", type = "string", comment = "price series, e.g. nordpool-dayahead, octopus-agile" },
         { name = "source", type = "string", comment = "where the value came from" },
@@ -38,6 +42,10 @@ locals {
     }
     weather_observed = {
       description = "Observed weather and observed exogenous series, hourly (topic <prefix>weather.observed)"
+      # Last date= partition Athena projects: rows are partitioned by their
+      # event time, which runs ahead of now (tomorrow's prices and forecasts;
+      # weather forecasts up to 16 days).
+      date_range_end = "NOW+2DAYS"
       columns = concat([
         { name = "location", type = "string", comment = "named location within the region" },
         { name = "latitude", type = "double", comment = "degrees north" },
@@ -50,6 +58,10 @@ locals {
     }
     weather_forecast = {
       description = "Weather forecasts and known-ahead exogenous series, with issue time (topic <prefix>weather.forecast)"
+      # Last date= partition Athena projects: rows are partitioned by their
+      # event time, which runs ahead of now (tomorrow's prices and forecasts;
+      # weather forecasts up to 16 days).
+      date_range_end = "NOW+16DAYS"
       columns = concat([
         { name = "location", type = "string", comment = "named location within the region" },
         { name = "latitude", type = "double", comment = "degrees north" },
@@ -64,6 +76,10 @@ locals {
     }
     features = {
       description = "Final hourly feature rows per region: features as known at issue time, plus the actual price (topic <prefix>features)"
+      # Last date= partition Athena projects: rows are partitioned by their
+      # event time, which runs ahead of now (tomorrow's prices and forecasts;
+      # weather forecasts up to 16 days).
+      date_range_end = "NOW+2DAYS"
       columns = concat([
         { name = "market", type = "string", comment = "price series" },
         { name = "unit", type = "string", comment = "price unit" },
@@ -103,6 +119,10 @@ locals {
     }
     forecasts = {
       description = "Day-ahead forecasts, one row per model, issue time and target hour (topic <prefix>forecasts)"
+      # Last date= partition Athena projects: rows are partitioned by their
+      # event time, which runs ahead of now (tomorrow's prices and forecasts;
+      # weather forecasts up to 16 days).
+      date_range_end = "NOW+2DAYS"
       columns = concat([
         { name = "forecast_id", type = "string", comment = "region/model/version/issue time" },
         { name = "market", type = "string", comment = "price series" },

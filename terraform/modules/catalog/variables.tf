@@ -53,7 +53,7 @@ variable "regions" {
 }
 
 variable "date_range_start" {
-  description = "First `date=` partition Athena projects, YYYY-MM-DD; the range ends at NOW+2DAYS (forecasts are for tomorrow)."
+  description = "First `date=` partition Athena projects, YYYY-MM-DD; the range ends at NOW+2DAYS, or NOW+16DAYS for weather_forecast (event times run ahead of now)."
   type        = string
   default     = "2018-01-01"
 

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/training/backtest"
+	"github.com/wattcast/wattcast/training/models"
+	"github.com/wattcast/wattcast/training/registry"
+)
+
+// runWithArgs runs a subcommand as main does, with positional arguments.
+func runWithArgs(t *testing.T, c *command, args ...string) (string, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("wattcast "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g := &globals{}
+	g.register(fs)
+	fn := c.setup(fs, g)
+	if err := parseFlags(fs, args, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := fn(&runContext{Context: ctx, log: slog.New(slog.DiscardHandler), out: &out, args: fs.Args()})
+	return out.String(), err
+}
+
+// The backtest command on the shipped Finland slice: the CSV goes through
+// csvimport and the feature engine, every model is scored on the test
+// days, and LEAR beats the weekly naive forecast.
+func TestBacktestCommandOnShippedCSV(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "res.json")
+	log, err := runWithArgs(t, backtestCommand(), "--data", "../../training/testdata/entsoe_FI_2021H1.csv.gz", "--preset", "entsoe-FI",
+		"--zone", "Europe/Helsinki", "--country", "FI", "--test-start", "2021-06-01", "--test-end", "2021-06-14",
+		"--models", "naive-weekly,naive-standard,lear", "--json", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res backtest.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Days) != 14 || len(res.Models) != 3 {
+		t.Fatalf("%d days, %d models; want 14 and 3\n%s", len(res.Days), len(res.Models), log)
+	}
+	lear := res.Model(models.KindLEAR)
+	if lear == nil || !(lear.Overall.RMAE < 1) || lear.Overall.N != 14*24 {
+		t.Fatalf("LEAR result %+v; want rMAE below 1 over 336 hours", lear)
+	}
+	if !strings.Contains(log, "feature rows") {
+		t.Errorf("no progress report:\n%s", log)
+	}
+}
+
+func TestBacktestCommandNeedsAMapping(t *testing.T) {
+	t.Parallel()
+	_, err := runWithArgs(t, backtestCommand(), "--data", "x.csv", "--test-start", "2021-06-01", "--test-end", "2021-06-14")
+	if err == nil || !strings.Contains(err.Error(), "--price-column") {
+		t.Fatalf("err = %v; want a hint about --preset/--mapping/--price-column", err)
+	}
+}
+
+// models list and show read what the trainer registered. Not parallel:
+// it swaps os.Stdout, and sequential tests run before parallel ones.
+func TestModelsListAndShow(t *testing.T) {
+	dir := t.TempDir()
+	b, err := lake.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, _ := models.Marshal(models.NaiveWeekly{})
+	reg := registry.New(b)
+	c, err := reg.Register(context.Background(), registry.Card{ID: "naive-weekly", Kind: models.KindNaiveWeekly, CodeVersion: "t"}, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.SetStages(context.Background(), []registry.StageChange{{Ref: c.Ref(), To: registry.StageChampion}}, "test", "t"); err != nil {
+		t.Fatal(err)
+	}
+	stdout := captureStdout(t, func() {
+		if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "list"); err != nil {
+			t.Error(err)
+		}
+	})
+	if !strings.Contains(stdout, "naive-weekly@1") || !strings.Contains(stdout, "champion") {
+		t.Errorf("models list printed:\n%s", stdout)
+	}
+	stdout = captureStdout(t, func() {
+		if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "show", "naive-weekly@1"); err != nil {
+			t.Error(err)
+		}
+	})
+	var card struct {
+		Stage  string `json:"stage"`
+		SHA256 string `json:"sha256"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &card); err != nil || card.Stage != "champion" || card.SHA256 != c.SHA256 {
+		t.Errorf("models show printed %q (%v)", stdout, err)
+	}
+	if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "show", "nope@1"); err == nil {
+		t.Error("show of a missing model succeeded")
+	}
+}
+
+// captureStdout runs f with os.Stdout redirected (the table commands print
+// results to stdout, progress to the run context's writer).
+func captureStdout(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	f()
+	w.Close()
+	os.Stdout = old
+	return <-done
+}
