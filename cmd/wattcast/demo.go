@@ -225,8 +225,21 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, fmt.Errorf("demo: scorer: %w", err)
 	}
 	res.scorer, res.accuracy = sc.Stats(), sc.Accuracy()
-	o.log.Info("scorer runner", "stats", fmt.Sprintf("%+v", sc.RunnerStats()))
 	pr.done("%d forecasts, %d forecast errors", res.scorer.Forecasts, res.scorer.Errors)
+
+	// 6. The forecasts into the lake too: the sink resumes where it stopped.
+	pr.step("adding the forecasts to the lake")
+	sink2, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: lb, Logger: o.log, StopAtEnd: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := sink2.Run(ctx); err != nil {
+		return nil, fmt.Errorf("demo: lake sink: %w", err)
+	}
+	if res.lake, err = lake.Stats(ctx, lb); err != nil {
+		return nil, err
+	}
+	pr.done("forecasts %d rows in %d files", res.lake["forecasts"].Rows, res.lake["forecasts"].Files)
 
 	if res.records, err = topicCounts(ctx, kc, topics); err != nil {
 		return nil, err
