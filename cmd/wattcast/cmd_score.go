@@ -101,9 +101,9 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 			return fmt.Errorf("--retrain-preset: %w", err)
 		}
 	}
-	var sched retrainSchedule
+	var sched retrain.Schedule
 	if o.retrainSchedule != "" {
-		if sched.s, err = retrain.ParseSchedule(o.retrainSchedule); err != nil {
+		if sched, err = retrain.ParseSchedule(o.retrainSchedule); err != nil {
 			return fmt.Errorf("--retrain-schedule: %w", err)
 		}
 	}
@@ -203,8 +203,8 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	if dec != nil {
 		eg.Go(func() error { return dec.Run(ctx) })
 	}
-	if sched.s != nil {
-		s := &retrain.Scheduler{Schedule: sched.s, Expr: o.retrainSchedule, Store: rb, Kafka: kc, Topics: topics, Registry: tr,
+	if sched != nil {
+		s := &retrain.Scheduler{Schedule: sched, Expr: o.retrainSchedule, Store: rb, Kafka: kc, Topics: topics, Registry: tr,
 			Producer: kafka.Producer(version, "retrain"), Actor: actor, Logger: rc.log}
 		eg.Go(func() error { return s.Run(ctx) })
 	}
@@ -244,10 +244,6 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	rc.log.Info("scoring", "mode", o.mode, "group", o.group, "registry", loc, "promotion", dec != nil,
 		"retrain_schedule", o.retrainSchedule, "retrain_worker", !o.noRetrainWorker)
 	return eg.Wait()
-}
-
-type retrainSchedule struct {
-	s interface{ Next(time.Time) time.Time }
 }
 
 // lakeTrainer trains from the lake with the training engineer's Train,

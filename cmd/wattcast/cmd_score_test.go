@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -27,8 +31,12 @@ import (
 // forecasts every day of the features topic with the registry's champion
 // and challenger, scores them, and runs the promotion decider over the
 // errors.
-func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
-	t.Parallel()
+// scoreSetup starts a broker, registers a weekly naive champion and a
+// standard naive challenger for FI in a registry directory, and produces
+// 20 days of FI feature rows; it returns the broker address, the registry
+// directory and the topic prefix.
+func scoreSetup(t *testing.T, prefix string) (string, string) {
+	t.Helper()
 	b, err := broker.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +68,7 @@ func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
 		}
 	}
 
-	topics := schemas.NewTopicSet("sc.")
+	topics := schemas.NewTopicSet(prefix)
 	kc := kafka.Config{Brokers: b.Addrs()}
 	cl, err := kc.NewClient()
 	if err != nil {
@@ -99,18 +107,30 @@ func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	return b.Addrs()[0], regDir
+}
+
+// runScoreCmd parses args like the CLI and runs `wattcast score`.
+func runScoreCmd(ctx context.Context, args []string, out *bytes.Buffer) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	g := &globals{}
 	g.register(fs)
 	runFn := scoreCommand().setup(fs, g)
-	args := []string{"--brokers", b.Addrs()[0], "--topic-prefix", "sc.", "--registry", "file://" + regDir,
-		"--lake", "file://" + t.TempDir(), "--until-caught-up", "--promote-min-days", "5", "--instance-id", "t1"}
 	if err := parseFlags(fs, args, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
+		return err
 	}
+	return runFn(&runContext{Context: ctx, log: slog.New(slog.DiscardHandler), out: out})
+}
+
+func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
+	t.Parallel()
+	addr, regDir := scoreSetup(t, "sc.")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"--brokers", addr, "--topic-prefix", "sc.", "--registry", "file://" + regDir,
+		"--lake", "file://" + t.TempDir(), "--until-caught-up", "--promote-min-days", "5", "--instance-id", "t1"}
 	var out bytes.Buffer
-	rc := &runContext{Context: ctx, log: slog.New(slog.DiscardHandler), out: &out}
-	if err := runFn(rc); err != nil {
+	if err := runScoreCmd(ctx, args, &out); err != nil {
 		t.Fatalf("score: %v\n%s", err, out.String())
 	}
 	m := regexp.MustCompile(`scored: (\d+) forecasts, (\d+) forecast errors`).FindStringSubmatch(out.String())
@@ -126,5 +146,85 @@ func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
 	t.Log(out.String())
 	if !regexp.MustCompile(`model event: promotion_denied standard@1|model event: promoted standard@1`).MatchString(out.String()) {
 		t.Errorf("the decider made no decision on the challenger after 5+ days:\n%s", out.String())
+	}
+}
+
+// The service mode: the HTTP API serves the official forecasts the scorer
+// wrote, /metrics exports the scorer's and the monitor's metrics, and
+// cancelling the context (what SIGTERM does) stops every part cleanly.
+func TestScoreServiceServesHTTP(t *testing.T) {
+	t.Parallel()
+	addr, regDir := scoreSetup(t, "sv.")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	args := []string{"--brokers", addr, "--topic-prefix", "sv.", "--registry", "file://" + regDir, "--lake", "file://" + t.TempDir(),
+		"--http", httpAddr, "--instance-id", "s1", "--no-retrain-worker", "--promote-min-days", "5"}
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() { done <- runScoreCmd(runCtx, args, &out) }()
+
+	base := "http://" + httpAddr
+	var f struct {
+		ModelID string `json:"model_id"`
+		Points  []struct{ Value float64 }
+	}
+	for {
+		resp, err := http.Get(base + "/api/v1/forecasts/FI")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && json.Unmarshal(b, &f) == nil && len(f.Points) == 24 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no official FI forecast over HTTP: %v", err)
+		case err := <-done:
+			t.Fatalf("score stopped: %v\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if f.ModelID != "weekly" && f.ModelID != "standard" {
+		t.Errorf("official forecast from %q", f.ModelID)
+	}
+	// Latency over loopback, for the report (not asserted).
+	start := time.Now()
+	for range 200 {
+		resp, err := http.Get(base + "/api/v1/forecasts/FI")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	t.Logf("GET /api/v1/forecasts/FI: %v per request over loopback", time.Since(start)/200)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"wattcast_scorer_forecasts_emitted_total", "wattcast_model_predictions_total{",
+		"wattcast_model_age_seconds{", "wattcast_forecasts_total{", "go_goroutines"} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("score did not stop cleanly: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("score did not stop within the deadline")
 	}
 }

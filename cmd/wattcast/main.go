@@ -25,6 +25,7 @@ func commands() []*command {
 		produceCommand(),
 		importCommand(),
 		processCommand(),
+		scoreCommand(),
 		queryCommand(),
 		schemaCommand(),
 		versionCommand(),

@@ -181,14 +181,14 @@ type RegionForecast struct {
 	LocalDate    string    `json:"local_date"`
 	// Current is the forecast for the hour now, when now falls in the
 	// forecast's hours; null otherwise (a forecast of tomorrow).
-	Current      *float64  `json:"current"`
+	Current      *float64   `json:"current"`
 	CurrentHour  *time.Time `json:"current_hour"`
-	Mean         float64   `json:"mean"`
-	Min          float64   `json:"min"`
-	Max          float64   `json:"max"`
-	CheapestHour time.Time `json:"cheapest_hour"`
-	PriciestHour time.Time `json:"priciest_hour"`
-	Points       []Point   `json:"points"`
+	Mean         float64    `json:"mean"`
+	Min          float64    `json:"min"`
+	Max          float64    `json:"max"`
+	CheapestHour time.Time  `json:"cheapest_hour"`
+	PriciestHour time.Time  `json:"priciest_hour"`
+	Points       []Point    `json:"points"`
 }
 
 func summarise(f *schemas.Forecast, now time.Time) RegionForecast {
@@ -311,9 +311,10 @@ func accuracyRow(x monitor.Row) AccuracyRow {
 }
 
 // ModelInfo is one model version with its stage and its accuracy over the
-// last 30 days (null where it has not been scored).
+// last 30 days, all regions pooled (null where it has not been scored).
 type ModelInfo struct {
-	Region       string     `json:"region"`
+	// Regions the version serves; empty for every region.
+	Regions      []string   `json:"regions"`
 	ModelID      string     `json:"model_id"`
 	ModelVersion string     `json:"model_version"`
 	ModelKind    string     `json:"model_kind"`
@@ -327,8 +328,8 @@ type ModelInfo struct {
 	Coverage30d  num        `json:"coverage_30d"`
 }
 
-// ModelList is the leaderboard: per region, the models by 30-day rMAE
-// (then MAE), unscored ones last.
+// ModelList is the leaderboard: the models by 30-day rMAE (then MAE),
+// unscored ones last.
 type ModelList struct {
 	Models []ModelInfo `json:"models"`
 }
@@ -342,26 +343,30 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *server) models(w http.ResponseWriter, _ *http.Request) {
 	acc := map[string]monitor.Row{}
-	for _, x := range s.cfg.Accuracy.Rows(monitor.Query{Window: 30 * 24 * time.Hour}) {
-		acc[x.Region+"|"+x.ModelID+"@"+x.Version] = x
+	for _, x := range s.cfg.Accuracy.Rows(monitor.Query{Window: 30 * 24 * time.Hour, Pool: true}) {
+		acc[x.ModelID+"@"+x.Version] = x
 	}
 	now := s.cfg.Now()
 	out := ModelList{Models: []ModelInfo{}}
 	for _, v := range s.cfg.Models.Versions() {
-		m := ModelInfo{Region: v.Region, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Stage: v.Stage,
+		regions := v.Regions
+		if regions == nil {
+			regions = []string{}
+		}
+		m := ModelInfo{Regions: regions, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Stage: v.Stage,
 			StageSince: timePtr(v.StageSince), CreatedAt: timePtr(v.CreatedAt),
 			MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN())}
 		if !v.CreatedAt.IsZero() {
 			age := now.Sub(v.CreatedAt).Seconds()
 			m.AgeSeconds = &age
 		}
-		if x, ok := acc[v.Region+"|"+v.Key()]; ok {
+		if x, ok := acc[v.Key()]; ok {
 			m.Hours30d, m.MAE30d, m.RMAE30d, m.Coverage30d = x.N, num(x.MAE), num(x.RMAE), num(x.Coverage)
 		}
 		out.Models = append(out.Models, m)
 	}
 	slices.SortStableFunc(out.Models, func(a, b ModelInfo) int {
-		return cmp.Or(cmp.Compare(a.Region, b.Region), cmpNaNLast(float64(a.RMAE30d), float64(b.RMAE30d)),
+		return cmp.Or(cmpNaNLast(float64(a.RMAE30d), float64(b.RMAE30d)),
 			cmpNaNLast(float64(a.MAE30d), float64(b.MAE30d)), cmp.Compare(a.ModelID, b.ModelID), cmp.Compare(a.ModelVersion, b.ModelVersion))
 	})
 	writeJSON(w, http.StatusOK, out)

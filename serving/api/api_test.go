@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ type fixture struct {
 	hdlr http.Handler
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	acc, err := monitor.NewAccuracy(nil, 0)
 	if err != nil {
@@ -60,10 +61,11 @@ func newFixture(t *testing.T) *fixture {
 				id, role string
 				sigma    float64
 				seed     uint64
-			}{{"lear", schemas.RoleChampion, 4, 1}, {"gru", schemas.RoleChallenger, 6, 2}} {
+				version  string
+			}{{"lear", schemas.RoleChampion, 4, 1, "2"}, {"gru", schemas.RoleChallenger, 6, 2, "1"}} {
 				f := a + m.sigma*servingtest.Noise(m.seed, "FI", hour)
 				e := &schemas.ForecastError{ForecastID: "x", Region: "FI", Market: "nordpool", Unit: "EUR/MWh", ModelID: m.id,
-					ModelVersion: "3", ModelKind: m.id, Role: m.role, Official: m.role == schemas.RoleChampion, IssueTime: issue,
+					ModelVersion: m.version, ModelKind: m.id, Role: m.role, Official: m.role == schemas.RoleChampion, IssueTime: issue,
 					Hour: hour, LeadHours: 14 + h, Forecast: f, Actual: a, Error: f - a, AbsError: math.Abs(f - a), NaiveWeekly: &naive}
 				if m.role == schemas.RoleChampion {
 					lo, hi := f-7, f+7
@@ -77,7 +79,7 @@ func newFixture(t *testing.T) *fixture {
 	for _, region := range []string{"FI", "GB-A"} {
 		issue := day0.AddDate(0, 0, 7).Add(10 * time.Hour)
 		f := &schemas.Forecast{ForecastID: region + "/lear", Region: region, Market: "m", Unit: "EUR/MWh", ModelID: "lear",
-			ModelVersion: "3", ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: issue,
+			ModelVersion: "2", ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: issue,
 			LocalDate: day0.AddDate(0, 0, 8).Format(time.DateOnly)}
 		for h := 0; h < 24; h++ {
 			hour := day0.AddDate(0, 0, 8).Add(time.Duration(h) * time.Hour)
@@ -87,14 +89,20 @@ func newFixture(t *testing.T) *fixture {
 		}
 		fcs.Add(f)
 	}
-	reg := servingtest.NewMemRegistry(func() time.Time { return day0.AddDate(0, 0, -20) })
-	reg.Add(catalog.Version{ID: "lear", Version: "3", Kind: "lear", Region: "FI", Stage: catalog.StageChampion}, nil)
-	reg.Add(catalog.Version{ID: "gru", Version: "3", Kind: "gru", Region: "FI", Stage: catalog.StageChallenger}, nil)
-	reg.Add(catalog.Version{ID: "lear", Version: "2", Kind: "lear", Region: "FI", Stage: catalog.StageArchived}, nil)
+	ctx := context.Background()
+	reg, err := servingtest.NewRegistry(ctx, t.TempDir(), func() time.Time { return day0.AddDate(0, 0, -20) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct{ id, stage string }{
+		{"lear", catalog.StageArchived}, {"lear", catalog.StageChampion}, {"gru", catalog.StageChallenger},
+	} {
+		if _, err := reg.Add(ctx, v.id, []string{"FI", "GB-A"}, v.stage, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cat := catalog.New(reg, catalog.Options{})
-	// No model is loaded for an archived version; the deployed ones have
-	// nil models, which the catalog keeps as they are.
-	if err := cat.Refresh(context.Background()); err != nil {
+	if err := cat.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
 	fx := &fixture{acc: acc, fcs: fcs, cat: cat}
@@ -291,5 +299,43 @@ func TestAccuracyByBand(t *testing.T) {
 		if (r.ModelID == "gru") != (r.Coverage == nil) {
 			t.Errorf("row %d: coverage %v; want null exactly for the model without intervals", i, r.Coverage)
 		}
+	}
+}
+
+// BenchmarkHandlers times the JSON handlers through the real mux against
+// /healthz (the mux and the encoder alone) as the baseline, and reports
+// the ratio.
+func BenchmarkHandlers(b *testing.B) {
+	fx := newFixture(b)
+	base := 0.0
+	for _, url := range []string{"/healthz", "/api/v1/forecasts/FI", "/api/v1/accuracy", "/api/v1/models", "/api/v1/series/FI"} {
+		b.Run(strings.TrimPrefix(url, "/"), func(b *testing.B) {
+			req := httptest.NewRequest("GET", url, nil)
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				fx.hdlr.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("%s: %d", url, rec.Code)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if url == "/healthz" {
+				base = ns
+			} else if base > 0 {
+				b.ReportMetric(ns/base, "x_healthz")
+			}
+		})
+	}
+}
+
+// docs/openapi.json is the served document, byte for byte.
+func TestDocsCopyOfTheOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, OpenAPI()) {
+		t.Fatal("docs/openapi.json differs from serving/api/openapi.json; run: cp serving/api/openapi.json docs/openapi.json")
 	}
 }

@@ -6,10 +6,10 @@
 // # Vocabulary
 //
 // A model version is immutable: its weights never change, only its stage in
-// the registry does (candidate, challenger, champion, archived). Models are
-// fitted per region, so a version serves the region its card names; a
-// version with no region serves every region that has no version of its
-// own. In a region:
+// the registry does (candidate, challenger, champion, archived). A version
+// holds one fitted model per region of its card and serves those regions
+// (a version naming no region serves every region). The registry has one
+// champion at a time. In a region:
 //
 //   - the champion forecasts officially;
 //   - every challenger forecasts in the shadows (or, in split A/B mode, the
@@ -17,11 +17,6 @@
 //   - optionally, for a probation period after a promotion, the previous
 //     champion (now archived) forecasts in the shadows too, so that the
 //     promotion decider can compare the new champion with it and roll back.
-//
-// A registry write that moves two versions (a promotion) is two
-// conditional writes; between them a region can briefly have two champions.
-// The catalog then serves the one that became champion last and shadows the
-// other, which is what the completed promotion will leave.
 package catalog
 
 import (
@@ -48,17 +43,17 @@ const (
 	StageArchived   = "archived"
 )
 
-// ErrStageConflict is returned by Registry.SetStage when the version is not
+// ErrStageConflict is returned by Registry.SetStages when a version is not
 // at the expected stage: someone else moved it first.
 var ErrStageConflict = errors.New("catalog: the model version is not at the expected stage (another decision moved it first)")
 
 // Version is what serving needs to know of one model version.
 type Version struct {
 	ID, Version, Kind string
-	// Region is the region the version was fitted for; "" serves every
-	// region.
-	Region string
-	Stage  string
+	// Regions are the regions the version has a fitted model for; none
+	// means every region.
+	Regions []string
+	Stage   string
 	// StageSince is when the version reached its stage; PreviousStage the
 	// stage it left then ("" if unknown).
 	StageSince    time.Time
@@ -66,9 +61,9 @@ type Version struct {
 	// CreatedAt is when the version was registered (its age is measured
 	// from it).
 	CreatedAt time.Time
-	// Calibration holds out-of-sample residuals per hour of day, from which
-	// split-conformal intervals at IntervalLevel are drawn; nil for none.
-	Calibration   *models.Conformal
+	// Calibration holds, per region, out-of-sample residuals per hour of
+	// day from which split-conformal intervals at IntervalLevel are drawn.
+	Calibration   map[string]*models.Conformal
 	IntervalLevel float64
 	// BacktestMAE and BacktestRMAE are the card's backtest metrics (NaN
 	// when unknown).
@@ -78,17 +73,30 @@ type Version struct {
 // Key is "id@version".
 func (v Version) Key() string { return v.ID + "@" + v.Version }
 
+// Serves reports whether the version forecasts region.
+func (v Version) Serves(region string) bool {
+	return len(v.Regions) == 0 || slices.Contains(v.Regions, region)
+}
+
+// StageMove moves one version from one stage to another.
+type StageMove struct {
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+}
+
 // Registry is what serving needs of the model registry. The training
-// registry satisfies it through an adapter (cmd/wattcast wires it).
+// registry satisfies it through Training.
 type Registry interface {
 	// List returns every version with its current stage.
 	List(ctx context.Context) ([]Version, error)
 	// Load returns a version's fitted model.
 	Load(ctx context.Context, id, version string) (models.Model, error)
-	// SetStage moves a version from stage from to stage to, only if it is
-	// at from now (a conditional write), recording reason. It returns
-	// ErrStageConflict, wrapped, when it is not.
-	SetStage(ctx context.Context, id, version, from, to, reason string) error
+	// SetStages applies moves atomically, only if every version is at its
+	// move's From now (a conditional write), recording reason. It returns
+	// an error wrapping ErrStageConflict when one is not.
+	SetStages(ctx context.Context, moves []StageMove, reason string) error
 }
 
 // Options configure a Catalog.
@@ -123,7 +131,7 @@ type Catalog struct {
 	mu       sync.RWMutex
 	versions []Version
 	byRegion map[string][]scorer.Deployed
-	any      []scorer.Deployed // versions with no region, by role
+	any      []scorer.Deployed // versions that name no region
 	loaded   map[string]scorer.Predictor
 	refreshd time.Time
 }
@@ -154,11 +162,12 @@ func (c *Catalog) Deployed(_ context.Context, region string) ([]scorer.Deployed,
 	if ds, ok := c.byRegion[region]; ok {
 		return ds, nil
 	}
+	// A region no version names: the versions that serve every region.
 	return c.any, nil
 }
 
-// Versions returns the versions of the last refresh, sorted by region, id
-// and version.
+// Versions returns the versions of the last refresh, sorted by id and
+// version.
 func (c *Catalog) Versions() []Version {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -209,76 +218,64 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		return fmt.Errorf("catalog: list the registry: %w", err)
 	}
 	slices.SortFunc(vs, func(a, b Version) int {
-		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Version, b.Version))
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Version, b.Version))
 	})
 	now := c.opts.Now()
 	type entry struct {
 		v    Version
 		role string
-		rank int // 0 champion, 1 challenger, 2 shadowed champion
+		rank int // 0 champion, 1 challenger, 2 shadowed former champion
 	}
-	byRegion := map[string][]entry{}
+	var es []entry
+	regions := map[string]bool{}
 	for _, v := range vs {
+		for _, r := range v.Regions {
+			regions[r] = true
+		}
 		switch {
 		case v.Stage == StageChampion:
-			byRegion[v.Region] = append(byRegion[v.Region], entry{v, schemas.RoleChampion, 0})
+			es = append(es, entry{v, schemas.RoleChampion, 0})
 		case v.Stage == StageChallenger:
-			byRegion[v.Region] = append(byRegion[v.Region], entry{v, schemas.RoleChallenger, 1})
+			es = append(es, entry{v, schemas.RoleChallenger, 1})
 		case v.Stage == StageArchived && v.PreviousStage == StageChampion && c.opts.ShadowArchived > 0 &&
 			now.Sub(v.StageSince) < c.opts.ShadowArchived:
-			byRegion[v.Region] = append(byRegion[v.Region], entry{v, schemas.RoleChallenger, 2})
+			es = append(es, entry{v, schemas.RoleChallenger, 2})
 		}
 	}
+	slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(a.rank, b.rank) })
 	c.mu.RLock()
 	loaded := maps.Clone(c.loaded)
 	c.mu.RUnlock()
 	next := map[string]scorer.Predictor{}
-	out := map[string][]scorer.Deployed{}
 	var loadErrs []error
-	for region, es := range byRegion {
-		// Two champions only while a promotion is half written: the later
-		// one is the champion, the earlier is shadowed.
-		champs := 0
-		for _, e := range es {
-			if e.rank == 0 {
-				champs++
-			}
+	for _, e := range es {
+		if _, ok := next[e.v.Key()]; ok {
+			continue
 		}
-		if champs > 1 {
-			latest := time.Time{}
-			for _, e := range es {
-				if e.rank == 0 && e.v.StageSince.After(latest) {
-					latest = e.v.StageSince
-				}
+		p, ok := loaded[e.v.Key()]
+		if !ok {
+			m, err := c.reg.Load(ctx, e.v.ID, e.v.Version)
+			if err != nil {
+				loadErrs = append(loadErrs, fmt.Errorf("catalog: load %s: %w", e.v.Key(), err))
+				continue
 			}
-			for i := range es {
-				if es[i].rank == 0 && es[i].v.StageSince.Before(latest) {
-					es[i].role, es[i].rank = schemas.RoleChallenger, 2
-				}
-			}
+			p = m
 		}
-		slices.SortStableFunc(es, func(a, b entry) int { return cmp.Compare(a.rank, b.rank) })
+		next[e.v.Key()] = p
+	}
+	deploy := func(region string) []scorer.Deployed {
+		var out []scorer.Deployed
 		for _, e := range es {
 			p, ok := next[e.v.Key()]
-			if !ok {
-				p, ok = loaded[e.v.Key()]
+			if !ok || (region != "" && !e.v.Serves(region)) || (region == "" && len(e.v.Regions) > 0) {
+				continue
 			}
-			if !ok {
-				m, err := c.reg.Load(ctx, e.v.ID, e.v.Version)
-				if err != nil {
-					loadErrs = append(loadErrs, fmt.Errorf("catalog: load %s: %w", e.v.Key(), err))
-					continue
-				}
-				p = m
-			}
-			next[e.v.Key()] = p
 			d := scorer.Deployed{ID: e.v.ID, Version: e.v.Version, Kind: e.v.Kind, Role: e.role, Model: p}
-			if e.v.Calibration != nil {
+			if cal := e.v.Calibration[region]; cal != nil {
 				level := e.v.IntervalLevel
 				if level == 0 {
 					level = c.opts.IntervalLevel
 				}
-				cal := e.v.Calibration
 				d.Level = level
 				d.Interval = func(localHour int) (float64, float64, bool) {
 					if localHour < 0 || localHour >= models.Slots {
@@ -291,13 +288,18 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 			if c.opts.Wrap != nil {
 				d = c.opts.Wrap(d)
 			}
-			out[region] = append(out[region], d)
+			out = append(out, d)
 		}
+		return out
 	}
+	out := map[string][]scorer.Deployed{}
+	for r := range regions {
+		out[r] = deploy(r)
+	}
+	anyRegion := deploy("")
 	c.mu.Lock()
 	c.versions = vs
-	c.any = out[""]
-	delete(out, "")
+	c.any = anyRegion
 	c.byRegion = out
 	c.loaded = next
 	if len(loadErrs) == 0 {

@@ -20,7 +20,7 @@ type Collector struct {
 
 // NewCollector exports c.
 func NewCollector(c *Catalog) *Collector {
-	l := []string{"region", "model", "version", "kind", "stage"}
+	l := []string{"model", "version", "kind", "stage"}
 	return &Collector{c: c,
 		age:   prometheus.NewDesc(MetricModelAge, "Seconds since the model version was registered.", l, nil),
 		stage: prometheus.NewDesc(MetricModelStage, "1 for each model version at its current registry stage.", l, nil),
@@ -39,7 +39,7 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	now := m.c.opts.Now()
 	for _, v := range m.c.Versions() {
-		lv := []string{v.Region, v.ID, v.Version, v.Kind, v.Stage}
+		lv := []string{v.ID, v.Version, v.Kind, v.Stage}
 		if !v.CreatedAt.IsZero() {
 			ch <- prometheus.MustNewConstMetric(m.age, prometheus.GaugeValue, now.Sub(v.CreatedAt).Seconds(), lv...)
 		}

@@ -74,17 +74,16 @@ func (k ModelKey) String() string { return k.ModelID + "@" + k.Version }
 
 // point is one scored hour of one model, kept compact.
 type point struct {
-	hour      time.Time
-	issue     time.Time
-	lead      int
-	forecast  float64
-	actual    float64
-	naive     float64 // NaN when the error record had no weekly naive value
-	lo, hi    float64 // NaN when there was no interval
-	level     float64
-	official  bool
-	covered   int8 // -1 no interval, 0 no, 1 yes
-	createdAt int64
+	hour     time.Time
+	issue    time.Time
+	lead     int
+	forecast float64
+	actual   float64
+	naive    float64 // NaN when the error record had no weekly naive value
+	lo, hi   float64 // NaN when there was no interval
+	level    float64
+	official bool
+	covered  int8 // -1 no interval, 0 no, 1 yes
 }
 
 // series is one model's scored hours in one region, in arrival order.
@@ -260,6 +259,9 @@ type Query struct {
 	Region, ModelID string
 	// ByBand adds a row per horizon band to the overall ("all") rows.
 	ByBand bool
+	// Pool pools the regions: one row per model version (and band), with
+	// Region "" (each region's hours still in its own window).
+	Pool bool
 }
 
 // Rows returns the accuracy per region and model version, overall and (with
@@ -267,7 +269,18 @@ type Query struct {
 func (a *Accuracy) Rows(q Query) []Row {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	var out []Row
+	type group struct {
+		region string
+		ModelKey
+	}
+	type agg struct {
+		kind, role  string
+		all         sums
+		bands       []sums
+		first, last time.Time
+	}
+	groups := map[group]*agg{}
+	var order []group
 	for region, ms := range a.byReg {
 		if q.Region != "" && region != q.Region {
 			continue
@@ -280,39 +293,51 @@ func (a *Accuracy) Rows(q Query) []Row {
 			if q.ModelID != "" && k.ModelID != q.ModelID {
 				continue
 			}
-			var all sums
-			bands := make([]sums, len(a.bands))
-			first, last := time.Time{}, time.Time{}
+			g := group{region, k}
+			if q.Pool {
+				g.region = ""
+			}
+			x := groups[g]
+			if x == nil {
+				x = &agg{bands: make([]sums, len(a.bands))}
+				groups[g] = x
+				order = append(order, g)
+			}
+			x.kind, x.role = s.kind, s.role
 			for i := range s.points {
 				p := &s.points[i]
 				if !p.hour.After(from) {
 					continue
 				}
-				all.add(p)
-				bands[a.bands.index(p.lead)].add(p)
-				if first.IsZero() || p.hour.Before(first) {
-					first = p.hour
+				x.all.add(p)
+				x.bands[a.bands.index(p.lead)].add(p)
+				if x.first.IsZero() || p.hour.Before(x.first) {
+					x.first = p.hour
 				}
-				if p.hour.After(last) {
-					last = p.hour
+				if p.hour.After(x.last) {
+					x.last = p.hour
 				}
 			}
-			if all.n == 0 {
-				continue
-			}
-			base := Row{Region: region, ModelID: k.ModelID, Version: k.Version, Kind: s.kind, Role: s.role, From: first, To: last}
-			r := base
-			r.Band = "all"
-			out = append(out, all.row(r))
-			if q.ByBand {
-				for i := range bands {
-					if bands[i].n == 0 {
-						continue
-					}
-					r := base
-					r.Band = a.bands.Label(a.bands[i])
-					out = append(out, bands[i].row(r))
+		}
+	}
+	var out []Row
+	for _, g := range order {
+		x := groups[g]
+		if x.all.n == 0 {
+			continue
+		}
+		base := Row{Region: g.region, ModelID: g.ModelID, Version: g.Version, Kind: x.kind, Role: x.role, From: x.first, To: x.last}
+		r := base
+		r.Band = "all"
+		out = append(out, x.all.row(r))
+		if q.ByBand {
+			for i := range x.bands {
+				if x.bands[i].n == 0 {
+					continue
 				}
+				r := base
+				r.Band = a.bands.Label(a.bands[i])
+				out = append(out, x.bands[i].row(r))
 			}
 		}
 	}

@@ -101,14 +101,22 @@ func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 	}
 
 	truth := func(_ string, h time.Time) float64 { return featurestest.Price(0, h) }
-	reg := servingtest.NewMemRegistry(nil)
-	fi := func(id, stage string) catalog.Version {
-		return catalog.Version{ID: id, Version: "1", Kind: "oracle", Region: "FI", Stage: stage}
+	reg, err := servingtest.NewRegistry(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	reg.Add(fi("champ", catalog.StageChampion), &servingtest.Oracle{Truth: truth, Sigma: 9, Seed: 1})
-	reg.Add(fi("better", catalog.StageChallenger), &servingtest.Oracle{Truth: truth, Sigma: 3, Seed: 2})
-	reg.Add(fi("worse", catalog.StageChallenger), &servingtest.Oracle{Truth: truth, Sigma: 12, Seed: 3})
-
+	for _, m := range []struct {
+		id, stage string
+		o         *servingtest.Oracle
+	}{
+		{"champ", catalog.StageChampion, &servingtest.Oracle{Truth: truth, Sigma: 9, Seed: 1}},
+		{"better", catalog.StageChallenger, &servingtest.Oracle{Truth: truth, Sigma: 3, Seed: 2}},
+		{"worse", catalog.StageChallenger, &servingtest.Oracle{Truth: truth, Sigma: 12, Seed: 3}},
+	} {
+		if _, err := reg.Add(ctx, m.id, []string{"FI"}, m.stage, m.o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cat := catalog.New(reg, catalog.Options{Refresh: time.Hour})
 	if err := cat.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -177,7 +185,7 @@ func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 	produce(rows[:i])
 	var promoted schemas.ModelEvent
 	for {
-		if e, ok := promotedBy(); ok && reg.Stage("better@1") == catalog.StageChampion && cat.Refreshed().After(time.Time{}) {
+		if e, ok := promotedBy(); ok && reg.Stage(ctx, "better@1") == catalog.StageChampion && cat.Refreshed().After(time.Time{}) {
 			promoted = e
 			break
 		}
@@ -262,7 +270,7 @@ func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 		t.Fatalf("events %+v: want better promoted, champ archived and worse denied", events)
 	}
 	for key, want := range map[string]string{"better@1": catalog.StageChampion, "champ@1": catalog.StageArchived, "worse@1": catalog.StageChallenger} {
-		if got := reg.Stage(key); got != want {
+		if got := reg.Stage(ctx, key); got != want {
 			t.Errorf("registry: %s is %s, want %s", key, got, want)
 		}
 	}

@@ -2,6 +2,7 @@ package promotion
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -40,7 +41,7 @@ type model struct {
 }
 
 func version(id, stage string) catalog.Version {
-	return catalog.Version{ID: id, Version: "1", Kind: "oracle", Region: "FI", Stage: stage}
+	return catalog.Version{ID: id, Version: "1", Kind: "oracle", Regions: []string{"FI"}, Stage: stage}
 }
 
 // errorsFor returns model m's error records of day d (24 hours), in the
@@ -94,30 +95,105 @@ func stream(t *testing.T, ms []model, roles map[string]string, days int) []*kgo.
 	return recs
 }
 
+// recorder is a sink that keeps what a stage writes.
+type recorder struct{ recs []*kgo.Record }
+
+func (r *recorder) Emit(rec *kgo.Record) { r.recs = append(r.recs, rec) }
+
+func (r *recorder) DeadLetter(orig *kgo.Record, reason string, err error) {
+	r.recs = append(r.recs, &kgo.Record{Topic: "dead", Key: orig.Key, Value: []byte(reason + ": " + err.Error())})
+}
+
 type harness struct {
 	t        *testing.T
 	boundary int
-	reg *servingtest.MemRegistry
-	d   *Decider
-	tk  *task
+	reg      *servingtest.Registry
+	d        *Decider
+	c        *collector
+	k        *decider
+	// logs are the changelogs the stages committed.
+	clog, klog []runner.KV
 }
 
 func newHarness(t *testing.T, cfg Config, ms []model) *harness {
 	t.Helper()
-	reg := servingtest.NewMemRegistry(func() time.Time { return base })
+	ctx := context.Background()
+	reg, err := servingtest.NewRegistry(ctx, t.TempDir(), func() time.Time { return base })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
 	for _, m := range ms {
-		reg.Add(m.v, nil)
+		if seen[m.v.ID] {
+			continue
+		}
+		seen[m.v.ID] = true
+		if _, err := reg.Add(ctx, m.v.ID, []string{"FI"}, m.v.Stage, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.Topics, cfg.Registry, cfg.Producer = topics, reg, "test"
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := d.newTask(0)
-	if err != nil {
-		t.Fatal(err)
+	h := &harness{t: t, reg: reg, d: d, boundary: len(ms)}
+	h.restart()
+	return h
+}
+
+// restart replaces both stages' tasks with new ones restored from the
+// committed changelogs, as after a crash (an uncommitted poll is lost).
+func (h *harness) restart() {
+	h.t.Helper()
+	c, _ := h.d.newCollector(0)
+	k, _ := h.d.newDecider(0)
+	for _, kv := range h.clog {
+		if err := c.Restore(kv.Key, kv.Value); err != nil {
+			h.t.Fatal(err)
+		}
 	}
-	return &harness{t: t, reg: reg, d: d, tk: tk.(*task), boundary: len(ms)}
+	for _, kv := range h.klog {
+		if err := k.Restore(kv.Key, kv.Value); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.c, h.k = c.(*collector), k.(*decider)
+}
+
+// poll runs one poll of both stages, committing unless crash: the
+// collector's days go to the decider as the days topic would carry them.
+func (h *harness) poll(recs []*kgo.Record, lag runner.Lag, crash bool) {
+	h.t.Helper()
+	ctx := context.Background()
+	if err := h.c.process(ctx, recs, lag, &recorder{}); err != nil {
+		h.t.Fatal(err)
+	}
+	kv, err := h.c.Changes()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var days []*kgo.Record
+	for _, r := range h.c.emitted {
+		b, err := json.Marshal(r)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		days = append(days, &kgo.Record{Topic: DaysTopic(topics), Key: []byte(dayKey), Value: b})
+	}
+	if crash {
+		return
+	}
+	h.clog = append(h.clog, kv...)
+	if err := h.k.process(ctx, days, nil, &recorder{}); err != nil {
+		h.t.Fatal(err)
+	}
+	kv, err = h.k.Changes()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.klog = append(h.klog, kv...)
+	h.k.Committed()
 }
 
 // feed processes recs in polls of the given sizes (cycled), committing
@@ -136,13 +212,7 @@ func (h *harness) feed(recs []*kgo.Record, sizes ...int) {
 		if end < len(recs) && (h.boundary == 0 || end%h.boundary != 0) {
 			lag[topics.ErrorsChampion] = true
 		}
-		if err := h.tk.Process(context.Background(), recs[i:end], lag, &runner.Output{}); err != nil {
-			h.t.Fatal(err)
-		}
-		if _, err := h.tk.Changes(); err != nil {
-			h.t.Fatal(err)
-		}
-		h.tk.Committed()
+		h.poll(recs[i:end], lag, false)
 		i = end
 	}
 }
@@ -192,15 +262,16 @@ func TestBetterChallengerIsPromotedWorseIsDenied(t *testing.T) {
 	if ev := denied[0].Evidence; ev[EvPValue] < 0.05 || ev[EvDays] != 10 || ev[EvChallengerMAE] <= ev[EvChampionMAE] {
 		t.Errorf("denial evidence %v: want p >= 0.05 over 10 days and a larger challenger MAE", ev)
 	}
+	ctx := context.Background()
 	for key, want := range map[string]string{"better@1": catalog.StageChampion, "champ@1": catalog.StageArchived, "worse@1": catalog.StageChallenger} {
-		if got := h.reg.Stage(key); got != want {
+		if got := h.reg.Stage(ctx, key); got != want {
 			t.Errorf("%s is %s in the registry, want %s", key, got, want)
 		}
 	}
-	// The challenger moved before the champion: the region never lacked
-	// a champion.
-	if ch := h.reg.Changes(); len(ch) != 2 || ch[0].Key != "better@1" || ch[1].Key != "champ@1" {
-		t.Errorf("stage changes %+v; want better promoted, then champ archived", ch)
+	// Both moves are one record of the stage log: the registry never had
+	// two champions or none.
+	if hist := h.reg.History(ctx); len(hist) != 4 || hist[3] != "better@1 challenger->champion, champ@1 champion->archived" {
+		t.Errorf("stage log %q; want the setup, then one record promoting better and archiving champ", hist)
 	}
 	// The evidence matches an independent computation of the MAEs.
 	var sumC, sumB float64
@@ -287,60 +358,52 @@ func summary2(evs []schemas.ModelEvent) []string {
 	return out
 }
 
-// A decider restored from its changelog after a crash (the transaction in
-// flight aborted) decides exactly as one that never stopped.
+// A decider restored from its changelogs after a crash (the poll in flight
+// lost) decides exactly as one that never stopped, and a decision committed
+// before the crash but not yet written to the registry is written once.
 func TestRestoredStateDecidesTheSame(t *testing.T) {
 	t.Parallel()
 	ms := []model{
 		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
 		{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
+		{v: version("worse", catalog.StageChallenger), sigma: 12, seed: 3},
 	}
-	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger}
-	recs := stream(t, ms, roles, 14)
-	cut := 7*24*2 + 13
+	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "worse": schemas.RoleChallenger}
+	recs := stream(t, ms, roles, 16)
 
 	whole := newHarness(t, fastCfg, ms)
-	whole.feed(recs, 40)
+	whole.feed(recs, 60)
 
 	h := newHarness(t, fastCfg, ms)
-	// Keep every committed changelog record, as the topic would.
-	var log []runner.KV
-	commit := func(part []*kgo.Record) {
-		if err := h.tk.Process(context.Background(), part, nil, &runner.Output{}); err != nil {
-			t.Fatal(err)
+	for i, k := 0, 0; i < len(recs); k++ {
+		end := min(i+60, len(recs))
+		lag := runner.Lag{topics.ErrorsChampion: end < len(recs) && end%3 != 0}
+		switch k {
+		case 5, 17, 30:
+			// Crash mid-poll: the poll's work is lost, the next
+			// instance restores and polls the same records again.
+			h.poll(recs[i:end], lag, true)
+			h.restart()
+			continue
 		}
-		kv, err := h.tk.Changes()
-		if err != nil {
-			t.Fatal(err)
+		h.poll(recs[i:end], lag, false)
+		if k == 12 {
+			h.restart()
 		}
-		log = append(log, kv...)
-		h.tk.Committed()
-	}
-	for i := 0; i < cut; i += 40 {
-		commit(recs[i:min(i+40, cut)])
-	}
-	// A new task, restored from the changelog, takes the rest.
-	nt, _ := h.d.newTask(0)
-	for _, kv := range log {
-		if err := nt.Restore(kv.Key, kv.Value); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.tk = nt.(*task)
-	for i := cut; i < len(recs); i += 40 {
-		commit(recs[i:min(i+40, len(recs))])
+		i = end
 	}
 	if got, want := h.d.Events(), whole.d.Events(); !reflect.DeepEqual(got, want) || len(want) == 0 {
 		t.Errorf("restored decider's events %v, uninterrupted %v", summary2(got), summary2(want))
 	}
-	if got, want := h.reg.Changes(), whole.reg.Changes(); !reflect.DeepEqual(got, want) {
-		t.Errorf("restored decider's stage changes %v, uninterrupted %v", got, want)
+	ctx := context.Background()
+	if got, want := h.reg.History(ctx), whole.reg.History(ctx); !reflect.DeepEqual(got, want) {
+		t.Errorf("restored decider's stage log %q, uninterrupted %q", got, want)
 	}
 }
 
-// A decision committed but not yet written to the registry (the registry
-// was down, or the instance died after the commit) is written by the next
-// poll, once, and writing it twice changes nothing.
+// A decision committed but not yet written to the registry (the instance
+// died right after the commit) is written by the next owner's first poll,
+// and writing it again changes nothing.
 func TestCommittedDecisionIsWrittenToTheRegistryOnce(t *testing.T) {
 	t.Parallel()
 	ms := []model{
@@ -350,38 +413,42 @@ func TestCommittedDecisionIsWrittenToTheRegistryOnce(t *testing.T) {
 	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger}
 	recs := stream(t, ms, roles, 12)
 	h := newHarness(t, fastCfg, ms)
-	// Process up to the promotion, but "crash" before Committed.
-	n := 10*24*2 + 2
-	if err := h.tk.Process(context.Background(), recs[:n], nil, &runner.Output{}); err != nil {
+	ctx := context.Background()
+	n := 10 * 24 * 2
+	// Both stages process and commit, but the decider dies before its
+	// Committed hook writes the registry.
+	if err := h.c.process(ctx, recs[:n], nil, &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := h.tk.Changes()
-	if err != nil {
+	kv, _ := h.c.Changes()
+	h.clog = append(h.clog, kv...)
+	var days []*kgo.Record
+	for _, r := range h.c.emitted {
+		b, _ := json.Marshal(r)
+		days = append(days, &kgo.Record{Value: b})
+	}
+	if err := h.k.process(ctx, days, nil, &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.reg.Changes()) != 0 {
-		t.Fatal("the registry changed before the decision committed")
+	kv, _ = h.k.Changes()
+	h.klog = append(h.klog, kv...)
+	if len(h.k.intents) != 1 || h.reg.Stage(ctx, "better@1") != catalog.StageChallenger {
+		t.Fatalf("want one committed, unwritten decision; intents %+v", h.k.intents)
 	}
-	nt, _ := h.d.newTask(0)
-	for _, x := range kv {
-		if err := nt.Restore(x.Key, x.Value); err != nil {
-			t.Fatal(err)
-		}
+	h.restart()
+	h.poll(recs[n:], nil, false)
+	if got := h.reg.Stage(ctx, "better@1"); got != catalog.StageChampion {
+		t.Fatalf("better is %s after the restart, want champion", got)
 	}
-	tk := nt.(*task)
-	if err := tk.Process(context.Background(), recs[n:], nil, &runner.Output{}); err != nil {
-		t.Fatal(err)
-	}
-	if ch := h.reg.Changes(); len(ch) != 2 || h.reg.Stage("better@1") != catalog.StageChampion {
-		t.Fatalf("stage changes after the restart: %+v", ch)
-	}
-	// Applying the same moves again is a no-op, not an error.
-	tk.regions["FI"].intent = []stageMove{{"better", "1", catalog.StageChallenger, catalog.StageChampion, "again"}}
-	if err := tk.applyIntents(context.Background(), true); err != nil {
+	hist := h.reg.History(ctx)
+	// Writing the same decision again is a no-op, not an error.
+	h.k.intents = []intent{{Moves: []catalog.StageMove{{ID: "better", Version: "1", From: catalog.StageChallenger, To: catalog.StageChampion},
+		{ID: "champ", Version: "1", From: catalog.StageChampion, To: catalog.StageArchived}}, Reason: "again"}}
+	if err := h.k.applyIntents(ctx); err != nil {
 		t.Fatalf("re-applying a written decision: %v", err)
 	}
-	if len(h.reg.Changes()) != 2 {
-		t.Errorf("re-applying wrote again: %+v", h.reg.Changes())
+	if got := h.reg.History(ctx); !reflect.DeepEqual(got, hist) {
+		t.Errorf("re-applying wrote again: %q", got)
 	}
 }
 
@@ -412,7 +479,7 @@ func TestEqualChallengerIsRetiredAfterMaxDenials(t *testing.T) {
 	if st := eventsOf(evs, schemas.EventStageChanged); len(st) != 1 || st[0].ToStage != catalog.StageArchived {
 		t.Errorf("stage events %+v; want the challenger archived", st)
 	}
-	if got := h.reg.Stage("worse@1"); got != catalog.StageArchived {
+	if got := h.reg.Stage(context.Background(), "worse@1"); got != catalog.StageArchived {
 		t.Errorf("worse is %s, want archived", got)
 	}
 }
@@ -430,7 +497,8 @@ func TestDegradedNewChampionIsRolledBack(t *testing.T) {
 	h := newHarness(t, cfg, []model{champ, good})
 	roles := map[string]string{"champ": schemas.RoleChampion, "new": schemas.RoleChallenger}
 	h.feed(stream(t, []model{champ, good}, roles, 11), 300)
-	if h.reg.Stage("new@1") != catalog.StageChampion {
+	ctx := context.Background()
+	if h.reg.Stage(ctx, "new@1") != catalog.StageChampion {
 		t.Fatalf("new was not promoted: %v", summary2(h.d.Events()))
 	}
 	// After the promotion only the new champion forecasts.
@@ -443,8 +511,8 @@ func TestDegradedNewChampionIsRolledBack(t *testing.T) {
 	if ev := rb[0].Evidence; ev[EvNewRMAE] <= ev[EvPrevRMAE]*1.1 || ev[EvDays] != 5 {
 		t.Errorf("rollback evidence %v: want the new rMAE 10%% above the previous, over 5 days", ev)
 	}
-	if h.reg.Stage("champ@1") != catalog.StageChampion || h.reg.Stage("new@1") != catalog.StageArchived {
-		t.Errorf("after rollback champ is %s and new %s", h.reg.Stage("champ@1"), h.reg.Stage("new@1"))
+	if h.reg.Stage(ctx, "champ@1") != catalog.StageChampion || h.reg.Stage(ctx, "new@1") != catalog.StageArchived {
+		t.Errorf("after rollback champ is %s and new %s", h.reg.Stage(ctx, "champ@1"), h.reg.Stage(ctx, "new@1"))
 	}
 }
 

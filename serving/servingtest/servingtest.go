@@ -1,11 +1,13 @@
-// Package servingtest holds test helpers for the serving packages: an
-// in-memory model registry with conditional stage writes, and "oracle"
-// models whose accuracy a test controls (the truth plus seeded noise), so
-// that a test can say which of two models is really better.
+// Package servingtest holds test helpers for the serving packages: a real
+// model registry (training/registry on a local directory) with helpers to
+// stage versions, and "oracle" models whose accuracy a test controls (the
+// truth plus seeded noise), so that a test can say which of two models is
+// really better.
 //
-// MemRegistry stands in for training/registry in unit tests: it keeps the
-// same contract (immutable versions, conditional stage changes) without an
-// object store. Tests that can use the real registry should.
+// The registry cannot serialise an oracle (it stores only the model kinds
+// training knows), so an oracle's card is stored with a weekly-naive blob
+// and the catalog's loader is pointed at the oracle instead: stages, cards
+// and the stage log are the registry's own.
 package servingtest
 
 import (
@@ -14,116 +16,114 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/training/models"
+	"github.com/wattcast/wattcast/training/registry"
 )
 
-// MemRegistry is an in-memory catalog.Registry. Safe for concurrent use.
-type MemRegistry struct {
-	mu       sync.Mutex
-	versions map[string]*catalog.Version
-	models   map[string]models.Model
-	changes  []StageChange
-	now      func() time.Time
-	// ListCalls counts List calls.
-	ListCalls int
+// Registry is a training registry in a directory, adapted for serving.
+type Registry struct {
+	*catalog.Training
+	reg *registry.Registry
+
+	mu      sync.Mutex
+	oracles map[string]models.Model // by model id
 }
 
-// StageChange is one applied SetStage.
-type StageChange struct {
-	Key, From, To, Reason string
-}
-
-// NewMemRegistry returns an empty registry whose stage times come from now
-// (default time.Now).
-func NewMemRegistry(now func() time.Time) *MemRegistry {
-	if now == nil {
-		now = time.Now
+// NewRegistry opens a registry in dir (use t.TempDir()); now stamps its
+// records (default time.Now).
+func NewRegistry(ctx context.Context, dir string, now func() time.Time) (*Registry, error) {
+	b, err := lake.Open(ctx, "file://"+dir, lake.WithoutSync())
+	if err != nil {
+		return nil, err
 	}
-	return &MemRegistry{versions: map[string]*catalog.Version{}, models: map[string]models.Model{}, now: now}
-}
-
-// Add registers a version and its model.
-func (r *MemRegistry) Add(v catalog.Version, m models.Model) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if v.StageSince.IsZero() {
-		v.StageSince = r.now()
+	var opts []registry.Option
+	if now != nil {
+		opts = append(opts, registry.WithClock(now))
 	}
-	if v.CreatedAt.IsZero() {
-		v.CreatedAt = r.now()
-	}
-	r.versions[v.Key()] = &v
-	r.models[v.Key()] = m
-}
-
-// List implements catalog.Registry.
-func (r *MemRegistry) List(context.Context) ([]catalog.Version, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ListCalls++
-	out := make([]catalog.Version, 0, len(r.versions))
-	for _, v := range r.versions {
-		out = append(out, *v)
-	}
-	slices.SortFunc(out, func(a, b catalog.Version) int {
-		if a.Key() < b.Key() {
-			return -1
+	r := &Registry{reg: registry.New(b, opts...), oracles: map[string]models.Model{}}
+	r.Training = catalog.NewTraining(r.reg, "test").WithLoader(func(ctx context.Context, card registry.Card) (models.Model, error) {
+		r.mu.Lock()
+		m, ok := r.oracles[card.ID]
+		r.mu.Unlock()
+		if ok {
+			return m, nil
 		}
-		if a.Key() > b.Key() {
-			return 1
-		}
-		return 0
+		return r.reg.Model(ctx, card)
 	})
-	return out, nil
+	return r, nil
 }
 
-// Load implements catalog.Registry.
-func (r *MemRegistry) Load(_ context.Context, id, version string) (models.Model, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, ok := r.models[id+"@"+version]
-	if !ok {
-		return nil, fmt.Errorf("servingtest: no model %s@%s", id, version)
+// Add registers model m as a new version of id serving regions and moves
+// it to stage. Add the champion before anything that replaces it.
+func (r *Registry) Add(ctx context.Context, id string, regions []string, stage string, m models.Model) (registry.Card, error) {
+	blob, err := models.Marshal(models.NaiveWeekly{})
+	if err != nil {
+		return registry.Card{}, err
 	}
-	return m, nil
+	if _, ok := m.(*Oracle); !ok && m != nil {
+		if blob, err = models.Marshal(m); err != nil {
+			return registry.Card{}, err
+		}
+	}
+	kind := models.KindNaiveWeekly
+	if m != nil {
+		kind = m.Kind()
+	}
+	card, err := r.reg.Register(ctx, registry.Card{ID: id, Kind: kind, Regions: regions}, blob)
+	if err != nil {
+		return registry.Card{}, err
+	}
+	if o, ok := m.(*Oracle); ok {
+		r.mu.Lock()
+		r.oracles[id] = o
+		r.mu.Unlock()
+	}
+	if stage != registry.StageCandidate {
+		if _, err := r.reg.SetStages(ctx, []registry.StageChange{{Ref: card.Ref(), From: registry.StageCandidate, To: stage}},
+			"test setup", "test"); err != nil {
+			return registry.Card{}, err
+		}
+	}
+	return card, nil
 }
 
-// SetStage implements catalog.Registry with a conditional write.
-func (r *MemRegistry) SetStage(_ context.Context, id, version, from, to, reason string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v, ok := r.versions[id+"@"+version]
-	if !ok {
-		return fmt.Errorf("servingtest: no model %s@%s", id, version)
+// Stage returns the stage of "id@version".
+func (r *Registry) Stage(ctx context.Context, key string) string {
+	ref, err := registry.ParseRef(key)
+	if err != nil {
+		return ""
 	}
-	if v.Stage != from {
-		return fmt.Errorf("servingtest: %s@%s is %s, not %s: %w", id, version, v.Stage, from, catalog.ErrStageConflict)
+	st, err := r.reg.Stages(ctx)
+	if err != nil {
+		return ""
 	}
-	v.PreviousStage, v.Stage, v.StageSince = v.Stage, to, r.now()
-	r.changes = append(r.changes, StageChange{v.Key(), from, to, reason})
-	return nil
+	return st.Stage(ref)
 }
 
-// Stage returns the stage of id@version.
-func (r *MemRegistry) Stage(key string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if v, ok := r.versions[key]; ok {
-		return v.Stage
+// History returns the stage log's changes as "id@version from->to", one
+// string per record.
+func (r *Registry) History(ctx context.Context) []string {
+	hist, err := r.reg.History(ctx)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	return ""
-}
-
-// Changes returns the applied stage changes, oldest first.
-func (r *MemRegistry) Changes() []StageChange {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.changes)
+	var out []string
+	for _, h := range hist {
+		s := ""
+		for i, c := range h.Changes {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("%s %s->%s", c.Ref, c.From, c.To)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // Oracle is a model that forecasts Truth plus Gaussian noise of standard
