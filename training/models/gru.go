@@ -20,10 +20,10 @@ type GRUParams struct {
 	HeadHidden int `json:"head_hidden,omitempty"`
 	// SeqDays is how many days of hourly inputs the encoder reads; default 7.
 	SeqDays int `json:"seq_days,omitempty"`
-	// MaxEpochs caps training; default 60 (20 on a warm start).
+	// MaxEpochs caps training; default 40 (10 on a warm start).
 	MaxEpochs int `json:"max_epochs,omitempty"`
 	// Patience stops training after that many epochs without a better
-	// validation MAE; default 8. The best epoch's weights are kept.
+	// validation MAE; default 6. The best epoch's weights are kept.
 	Patience int `json:"patience,omitempty"`
 	// BatchSize defaults to 32.
 	BatchSize int `json:"batch_size,omitempty"`
@@ -37,7 +37,9 @@ type GRUParams struct {
 	// ValidationFraction is the share of the latest training days held out
 	// (time-ordered) for early stopping; default 0.15, at least 14 days.
 	ValidationFraction float64 `json:"validation_fraction,omitempty"`
-	// WindowDays limits training to the latest days; 0 (default) uses all.
+	// WindowDays limits training to the latest days; default 1095 (three
+	// years: older prices say little about today's market, and each epoch
+	// costs time); negative uses all.
 	WindowDays int `json:"window_days,omitempty"`
 }
 
@@ -56,10 +58,11 @@ func (p GRUParams) withDefaults(warm bool) GRUParams {
 	def(&p.HeadHidden, 64)
 	def(&p.SeqDays, 7)
 	if warm {
-		def(&p.MaxEpochs, 20)
+		def(&p.MaxEpochs, 10)
 	}
-	def(&p.MaxEpochs, 60)
-	def(&p.Patience, 8)
+	def(&p.MaxEpochs, 40)
+	def(&p.Patience, 6)
+	def(&p.WindowDays, 1095)
 	def(&p.BatchSize, 32)
 	deff(&p.LearningRate, 0.002)
 	deff(&p.Clip, 1)

@@ -26,9 +26,9 @@ type lassoProblem struct {
 
 // lassoSettings control the path. Zero values mean the defaults.
 type lassoSettings struct {
-	pathLength int     // λ values on the path, default 50
-	minRatio   float64 // λ_min/λ_max, default 1e-4
-	tol        float64 // stop when no fitted value moves more than tol, default 1e-5
+	pathLength int     // λ values on the path, default 30
+	minRatio   float64 // λ_min/λ_max, default 1e-3
+	tol        float64 // stop when no fitted value moves more than tol, default 1e-4
 	maxPasses  int     // coordinate-descent sweeps per λ, default 500
 	criterion  string  // "aicc" (default), "aic" or "bic"
 	// patience stops the path after that many λ values without a better
@@ -53,13 +53,13 @@ func gram(x []float64, n, p int, y []float64, k int) (g, c []float64) {
 // AIC.
 func (lp *lassoProblem) solvePath(s lassoSettings) (best []float64, bestLambda float64) {
 	if s.pathLength == 0 {
-		s.pathLength = 50
+		s.pathLength = 30
 	}
 	if s.minRatio == 0 {
-		s.minRatio = 1e-4
+		s.minRatio = 1e-3
 	}
 	if s.tol == 0 {
-		s.tol = 1e-5
+		s.tol = 1e-4
 	}
 	if s.maxPasses == 0 {
 		s.maxPasses = 500

@@ -22,9 +22,9 @@ type LEARParams struct {
 	// short window has about as many days as inputs) or "bic".
 	Criterion string `json:"criterion,omitempty"`
 	// PathLength is the number of λ values, log-spaced from the smallest λ
-	// that zeroes every coefficient down to MinRatio times it. Default 50.
+	// that zeroes every coefficient down to MinRatio times it. Default 30.
 	PathLength int `json:"path_length,omitempty"`
-	// MinRatio defaults to 1e-4.
+	// MinRatio defaults to 1e-3.
 	MinRatio float64 `json:"min_ratio,omitempty"`
 }
 

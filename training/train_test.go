@@ -1,0 +1,188 @@
+package training_test
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wattcast/wattcast/data"
+	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/csvimport"
+	"github.com/wattcast/wattcast/training"
+	"github.com/wattcast/wattcast/training/dataset"
+	"github.com/wattcast/wattcast/training/models"
+	"github.com/wattcast/wattcast/training/registry"
+)
+
+var (
+	fiOnce sync.Once
+	fiRows []schemas.FeatureRow
+	fiErr  error
+)
+
+// shippedRows reads the shipped ENTSO-E Finland slice through csvimport and
+// the feature engine: the rows the lake would hold for that CSV.
+func shippedRows(t *testing.T) []schemas.FeatureRow {
+	t.Helper()
+	fiOnce.Do(func() {
+		m, err := csvimport.Preset("entsoe-FI")
+		if err != nil {
+			fiErr = err
+			return
+		}
+		fiRows, _, fiErr = dataset.Load("testdata/entsoe_FI_2021H1.csv.gz", dataset.Options{Mapping: m,
+			Region: &features.Region{Zone: "Europe/Helsinki", Country: "FI", IssueTime: "10:00"}})
+	})
+	if fiErr != nil {
+		t.Fatal(fiErr)
+	}
+	return fiRows
+}
+
+// twoRegions returns the slice as two regions (the second a relabelled
+// copy), as the demo's two-region lake.
+func twoRegions(rows []schemas.FeatureRow) []schemas.FeatureRow {
+	out := append([]schemas.FeatureRow(nil), rows...)
+	for _, r := range rows {
+		r.Region = "FI-COPY"
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestTrainRegistersAndBootstrapsStages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rows := twoRegions(shippedRows(t))
+	files := []string{"features/region=FI/date=2021-06-30/wattcast.features+p0+0000000000-0000008687.parquet"}
+	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
+		return rows, files, nil
+	})
+	b, err := lake.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(b)
+	specs, _ := training.Preset(training.PresetDemo)
+	opts := training.Options{Reader: reader, Registry: reg, Specs: specs, HoldoutDays: 14, Seed: 1, CodeVersion: "test"}
+	res, err := training.Train(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Models) != 2 || len(res.Regions) != 2 || !res.Bootstrapped {
+		t.Fatalf("trained %d models for %v, bootstrapped %v; want 2 models, 2 regions, bootstrapped", len(res.Models), res.Regions, res.Bootstrapped)
+	}
+	byKind := map[string]training.Trained{}
+	for _, m := range res.Models {
+		byKind[m.Card.Kind] = m
+	}
+	naive, lear := byKind[models.KindNaiveWeekly], byKind[models.KindLEAR]
+	if r := naive.Card.Backtest.Overall.RMAE; math.Abs(r-1) > 1e-12 {
+		t.Errorf("weekly naive rMAE = %v; it is the reference, so exactly 1", r)
+	}
+	if r := lear.Card.Backtest.Overall.RMAE; !(r < 0.95) {
+		t.Errorf("LEAR rMAE = %v on the shipped Finland slice; want below 0.95", r)
+	}
+	if lear.Stage != registry.StageChampion || naive.Stage != registry.StageChallenger || res.Champion != lear.Card.Ref() {
+		t.Errorf("stages: lear %s, naive %s, champion %v; want the better rMAE (lear) champion", lear.Stage, naive.Stage, res.Champion)
+	}
+	c := lear.Card
+	if len(c.LakeFiles) != 1 || len(c.KafkaOffsets) != 1 || c.KafkaOffsets[0].Last != 8687 || c.Seed == 0 && c.Kind != models.KindNaiveWeekly ||
+		c.CodeVersion != "test" || c.TrainingWindow.From == "" || len(c.Features) == 0 || c.Calibration["FI"] == nil {
+		t.Errorf("card lineage incomplete: %+v", c)
+	}
+	// The stored model forecasts like a model: one value per target row.
+	m, err := reg.Model(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist, target []schemas.FeatureRow
+	for _, r := range rows {
+		if r.Region == "FI-COPY" && r.LocalDate < "2021-06-30" {
+			hist = append(hist, r)
+		} else if r.Region == "FI-COPY" && r.LocalDate == "2021-06-30" {
+			target = append(target, r)
+		}
+	}
+	pred, err := m.Predict(models.Day{History: hist, Target: target})
+	if err != nil || len(pred) != len(target) {
+		t.Fatalf("predict: %d values for %d rows, %v", len(pred), len(target), err)
+	}
+
+	// A second run registers new versions and leaves the champion alone.
+	res2, err := training.Train(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Bootstrapped || res2.Champion != lear.Card.Ref() || res2.Models[0].Card.Version != "2" {
+		t.Fatalf("second run: bootstrapped %v, champion %v, version %s; want no bootstrap, same champion, version 2",
+			res2.Bootstrapped, res2.Champion, res2.Models[0].Card.Version)
+	}
+}
+
+// The demo preset must stay fast: the walking skeleton trains it on about
+// 45k rows of two regions within its time budget. This checks the shape
+// (preset contents), not the time; the time is in the benchmark below.
+func TestDemoPresetIsLight(t *testing.T) {
+	t.Parallel()
+	specs, err := training.Preset(training.PresetDemo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs {
+		if s.Kind == models.KindGRU || s.Kind == models.KindEnsemble {
+			t.Errorf("demo preset includes %s", s.Kind)
+		}
+	}
+}
+
+// BenchmarkTrainDemo measures Train with the demo preset on the demo's
+// own data: the shipped Nord Pool Finland and Octopus Agile A histories
+// (about 45k hourly rows in two regions) through csvimport and the feature
+// engine, as the demo's lake would hold them. Feature computation is not
+// timed.
+func BenchmarkTrainDemo(b *testing.B) {
+	ctx := context.Background()
+	var rows []schemas.FeatureRow
+	for _, d := range []struct{ file, preset string }{{data.NordPoolFI, csvimport.PresetNordPoolFI}, {data.OctopusAgileA, csvimport.PresetOctopusAgile}} {
+		m, err := csvimport.Preset(d.preset)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := data.Open(d.file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rr, _, err := dataset.Read(f, d.file, dataset.Options{Mapping: m})
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, rr...)
+	}
+	b.Logf("%d feature rows", len(rows))
+	b.ResetTimer()
+	reader := training.FeatureReaderFunc(func(ctx context.Context, _ []string, _, _ time.Time) ([]schemas.FeatureRow, []string, error) {
+		return rows, nil, nil
+	})
+	specs, _ := training.Preset(training.PresetDemo)
+	for i := 0; i < b.N; i++ {
+		bk, err := lake.Open(ctx, "file://"+b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		res, err := training.Train(ctx, training.Options{Reader: reader, Registry: registry.New(bk), Specs: specs, HoldoutDays: 28, RecalibrateEvery: 14})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range res.Models {
+			b.Logf("%s: rMAE %.3f (%v)", m.Card.Ref(), m.Card.Backtest.Overall.RMAE, m.Card.Backtest.ByRegion)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "s/train")
+	}
+}
