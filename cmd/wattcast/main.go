@@ -28,6 +28,7 @@ func commands() []*command {
 		scoreCommand(),
 		queryCommand(),
 		schemaCommand(),
+		smokeCommand(),
 		versionCommand(),
 	}
 }

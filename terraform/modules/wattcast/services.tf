@@ -115,21 +115,23 @@ locals {
       }
       s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
     }
-    # CI's live smoke test, run inside the VPC: publish a price, wait for a
-    # forecast on the topic, find the row in Athena.
+    # CI's live smoke test, run inside the VPC: on topics and groups of its
+    # own (<prefix>smoke-<run>.*, wattcast-smoke-<run>-*), publish prices for
+    # region SMOKE, run the processor, scorer and lake sink on them, see a
+    # forecast on the topic and the rows in Athena (cmd/wattcast/cmd_smoke.go).
     smoke = {
       command   = ["smoke"]
       internet  = false
       on_demand = true
-      cpu       = 256
-      memory    = 512
+      cpu       = 512
+      memory    = 1024
       athena    = true
       kafka = {
-        read_topics    = [local.t.forecasts]
-        write_topics   = [local.t.prices]
-        group_prefixes = [local.groups.smoke]
+        topic_prefixes         = ["${local.p}smoke-"]
+        group_prefixes         = [local.groups.smoke]
+        transactional_prefixes = [local.groups.smoke]
       }
-      s3 = { read_prefixes = [local.lake_prefix] }
+      s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.lake_prefix] }
     }
   }
 
