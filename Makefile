@@ -18,8 +18,15 @@ test:
 vet:
 	$(GO) vet ./...
 
+# End-to-end benchmarks (name ...VsRaw...: a stage next to a raw franz-go
+# consume of the same topics, ratio and peak memory) run once per count, the
+# others as usual. The machine is shared: compare runs of one invocation.
+BENCH_COUNT ?= 3
+BENCH_OUT   ?= /tmp/wattcast-bench-e2e.txt
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash -o pipefail -c 'nice $(GO) test -run "^$$" -bench VsRaw -benchtime 1x -count $(BENCH_COUNT) ./... | tee $(BENCH_OUT)'
+	@echo; echo "== end-to-end: rates, ratios, peak memory =="; grep -h -E '^Benchmark.*VsRaw|regions, ' $(BENCH_OUT); rm -f $(BENCH_OUT)
+	nice $(GO) test -run '^$$' -skip 'VsRaw' -bench . -benchmem ./...
 
 clean:
 	rm -rf bin .wattcast

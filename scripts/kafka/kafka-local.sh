@@ -59,7 +59,10 @@ check_java() {
 }
 
 fetch() {
-  [ -f "$LIB/.complete" ] && return 0
+  if [ -f "$LIB/.complete" ]; then
+    [ "${1:-}" = quiet ] || echo "kafka-local: Apache Kafka $KAFKA_VERSION already in $LIB"
+    return 0
+  fi
   command -v "$MVN" >/dev/null || die "mvn not found: install Maven (Debian: apt-get install maven) or set MVN"
   local t0
   t0=$(now)
@@ -92,7 +95,7 @@ run_class() { "$JAVA" -Xmx256m -cp "$LIB/*" "$LOGOPTS" "$@"; }
 
 start() {
   check_java
-  fetch
+  fetch quiet
   local p t0
   if p=$(pid); then
     echo "kafka-local: already running (pid $p) on 127.0.0.1:$PORT"

@@ -51,7 +51,10 @@ installed_version() {
 }
 
 install() {
-  [ "$(installed_version || true)" = "$VERSION" ] && return 0
+  if [ "$(installed_version || true)" = "$VERSION" ]; then
+    [ "${1:-}" = quiet ] || echo "s3-local: versitygw $VERSION already in $BIN_DIR"
+    return 0
+  fi
   command -v go >/dev/null || die "go not found: versitygw is installed with go install"
   local t0
   t0=$(now)
@@ -97,7 +100,7 @@ create_buckets() {
 }
 
 start() {
-  install
+  install quiet
   local p t0
   if p=$(pid); then
     echo "s3-local: already running (pid $p) at $ENDPOINT"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,9 +39,9 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []schemas.TopicSpec
 			return fmt.Errorf("kafka: create topic %s: %w", s.Name, err)
 		}
 	}
-	details, err := adm.ListTopics(ctx, names(specs)...)
+	details, err := waitForTopics(ctx, adm, names(specs))
 	if err != nil {
-		return fmt.Errorf("kafka: describe topics: %w", err)
+		return err
 	}
 	for _, s := range specs {
 		d, ok := details[s.Name]
@@ -60,4 +61,41 @@ func names(specs []schemas.TopicSpec) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// waitForTopics polls the metadata until every topic has partitions with
+// leaders: a real broker answers CreateTopics before its metadata knows the
+// new topics. At the deadline it returns what it has, and the caller names
+// what is missing.
+func waitForTopics(ctx context.Context, adm *kadm.Client, topics []string) (kadm.TopicDetails, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		details, err := adm.ListTopics(ctx, topics...)
+		if err != nil {
+			return nil, fmt.Errorf("kafka: describe topics: %w", err)
+		}
+		if ready(details, topics) || time.Now().After(deadline) {
+			return details, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kafka: waiting for new topics: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func ready(details kadm.TopicDetails, topics []string) bool {
+	for _, t := range topics {
+		d, ok := details[t]
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
+			return false
+		}
+		for _, p := range d.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
