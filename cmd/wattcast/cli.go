@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"time"
 )
 
 // command is one subcommand. Each lives in its own file, cmd_<name>.go, and
@@ -97,17 +96,6 @@ func (l *listFlag) Set(s string) error {
 		}
 	}
 	return nil
-}
-
-// durationOrDays parses "14d" as well as Go durations.
-func parseDurationDays(s string) (time.Duration, error) {
-	if strings.HasSuffix(s, "d") {
-		var n int
-		if _, err := fmt.Sscanf(s, "%dd", &n); err == nil {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	}
-	return time.ParseDuration(s)
 }
 
 func newLogger(w io.Writer, level string, format string) (*slog.Logger, error) {

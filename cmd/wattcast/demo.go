@@ -38,7 +38,6 @@ type demoOptions struct {
 	holdout    time.Duration
 	partitions int
 	prefix     string
-	kinds      []string // model kinds to train
 	seed       uint64
 	out        io.Writer
 	log        *slog.Logger
