@@ -58,3 +58,13 @@ s3-up:
 
 s3-down:
 	bash scripts/s3/s3-local.sh stop
+
+# Integration suite (integration/, README "Integration tests"): the binary
+# just built, against the real broker and S3 server that
+# WATTCAST_KAFKA_BROKERS and WATTCAST_S3_ENDPOINT name (make kafka-up s3-up,
+# then eval the env of scripts/kafka and scripts/s3). Skipped without them,
+# failed without them when CI=true; go test ./... skips the suite unless
+# WATTCAST_INTEGRATION=1. -v prints each test's report.
+.PHONY: integration
+integration: build
+	WATTCAST_INTEGRATION=1 WATTCAST_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 40m -v ./integration/...

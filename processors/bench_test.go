@@ -2,15 +2,21 @@ package processors
 
 import (
 	"bufio"
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,14 +30,35 @@ import (
 
 // BenchmarkProcessorVsRawConsume measures the feature processor's
 // throughput from pre-filled topics next to a plain franz-go group consume
-// of the same topics in the same run, at 1 and 100 regions, and the
-// processor's peak memory. The broker runs in its own process (`wattcast
-// broker`) so that its memory is not counted; the processor runs in this
-// one, first, so that the process's peak RSS (VmHWM) is the processor's.
+// of the same topics in the same run, at 1 region (1200 days) and 100
+// regions (12 days), about 100 000 input records each, and the processor's
+// peak memory.
+//
+// Three processes take part, so that each number is what it says:
+//   - the broker (`wattcast broker`, in memory) runs in a child process, so
+//     its memory is not counted;
+//   - this process builds the input and produces it, in known-at order per
+//     topic as a replay or a live producer does, then consumes it raw;
+//   - the processor runs in a second child process (this test binary,
+//     re-executed; see TestMain), so that its peak RSS (VmHWM) is the
+//     processor's alone: the Go runtime, the franz-go clients and the
+//     feature state, not the input built here.
+//
+// The processor's rate is input records over the wall time from New to the
+// return of Run (StopAtEnd): it includes joining the group, restoring (an
+// empty) state, every transaction, and the feature rows and changelog
+// records produced. The raw rate is a new consumer group reading the same
+// topics, read_committed, doing nothing with the records. Both CPU times
+// are reported too (the processor child's, and this process's during the
+// raw consume): on a shared machine they vary less than the rates. The run
+// fails if the processor dead-letters anything or misses an input, so a
+// fast wrong run cannot pass.
 //
 // Run it with `make bench` or
 //
-//	go test -run '^$' -bench ProcessorVsRawConsume -benchtime 1x ./processors/
+//	go test -run '^$' -bench ProcessorVsRawConsume -benchtime 1x -count 3 ./processors/
+//
+// WATTCAST_BENCH_CPUPROFILE=file writes the processor child's CPU profile.
 func BenchmarkProcessorVsRawConsume(b *testing.B) {
 	for _, c := range []struct {
 		regions, days int
@@ -44,80 +71,245 @@ func BenchmarkProcessorVsRawConsume(b *testing.B) {
 	}
 }
 
+// benchChildEnv carries the processor child's job (a benchJob as JSON).
+const benchChildEnv = "WATTCAST_BENCH_PROCESSOR_CHILD"
+
+// benchJob is what the processor child runs.
+type benchJob struct {
+	Brokers    []string `json:"brokers"`
+	Prefix     string   `json:"prefix"`
+	Regions    int      `json:"regions"`
+	CPUProfile string   `json:"cpu_profile,omitempty"`
+}
+
+// benchResult is what the processor child reports on its last stdout line.
+type benchResult struct {
+	Seconds     float64          `json:"seconds"`
+	PeakRSSMB   float64          `json:"peak_rss_mb"`
+	RecordsIn   int64            `json:"records_in"`
+	Rows        int64            `json:"rows"`
+	DeadLetters map[string]int64 `json:"dead_letters"`
+	Aborts      int64            `json:"aborts"`
+	Txns        int64            `json:"transactions"`
+	Err         string           `json:"error,omitempty"`
+}
+
+// TestMain runs the benchmark's processor child when this binary is
+// re-executed for it, and the package's tests otherwise.
+func TestMain(m *testing.M) {
+	if job := os.Getenv(benchChildEnv); job != "" {
+		res := runBenchChild(job)
+		_ = json.NewEncoder(os.Stdout).Encode(res)
+		if res.Err != "" {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func benchRegions(n int) (ids []string, cfg features.Config) {
+	cfg = features.Config{Regions: map[string]features.Region{}}
+	for i := range n {
+		id := fmt.Sprintf("R%03d", i)
+		ids = append(ids, id)
+		cfg.Regions[id] = features.Region{Zone: "Europe/Helsinki", Country: "FI", IssueTime: "10:00"}
+	}
+	return ids, cfg
+}
+
+func benchLogLevel() slog.Level {
+	if os.Getenv("WATTCAST_BENCH_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
+func runBenchChild(jobJSON string) (res benchResult) {
+	var job benchJob
+	if err := json.Unmarshal([]byte(jobJSON), &job); err != nil {
+		return benchResult{Err: err.Error()}
+	}
+	if job.CPUProfile != "" {
+		f, err := os.Create(job.CPUProfile)
+		if err != nil {
+			return benchResult{Err: err.Error()}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return benchResult{Err: err.Error()}
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if path := os.Getenv("WATTCAST_BENCH_MEMPROFILE"); path != "" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go peakHeapProfile(path, stop)
+	}
+	_, cfg := benchRegions(job.Regions)
+	topics := schemas.NewTopicSet(job.Prefix)
+	start := time.Now()
+	p, err := New(Config{Kafka: kafka.Config{Brokers: job.Brokers}, Topics: topics, Features: cfg, Producer: "bench", StopAtEnd: true,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: benchLogLevel()}))})
+	if err != nil {
+		return benchResult{Err: err.Error()}
+	}
+	if err := p.Run(context.Background()); err != nil {
+		return benchResult{Err: err.Error()}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if os.Getenv("WATTCAST_BENCH_DEBUG") != "" {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "go runtime: heap spans %d MB (%d MB returned to the OS), %d MB from the OS in all, %d collections\n",
+			ms.HeapSys>>20, ms.HeapReleased>>20, ms.Sys>>20, ms.NumGC)
+	}
+	peak, err := peakRSSMB()
+	if err != nil {
+		return benchResult{Err: err.Error()}
+	}
+	st := p.Stats()
+	res.PeakRSSMB, res.RecordsIn, res.Rows = peak, sum(st.RecordsIn), st.RecordsOut[topics.Features]
+	res.DeadLetters, res.Aborts, res.Txns = st.DeadLetters, st.Aborts, st.Transactions
+	return res
+}
+
+// peakHeapProfile writes a heap profile to path whenever the heap in use
+// reaches a new high, until stop is closed: the profile of the peak.
+func peakHeapProfile(path string, stop chan struct{}) {
+	var peak uint64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse > peak+peak/20 {
+			peak = ms.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}
+}
+
 func benchOnce(b *testing.B, nRegions, days int) {
+	b.StopTimer()
 	addr := startBrokerProcess(b)
 	kc := kafka.Config{Brokers: []string{addr}}
 	prefix := fmt.Sprintf("bench%d.", time.Now().UnixNano())
 	topics := schemas.NewTopicSet(prefix)
-	regions := make([]string, nRegions)
-	cfg := features.Config{Regions: map[string]features.Region{}}
-	for i := range regions {
-		regions[i] = fmt.Sprintf("R%03d", i)
-		cfg.Regions[regions[i]] = features.Region{Zone: "Europe/Helsinki", Country: "FI", IssueTime: "10:00"}
-	}
-	in := featurestest.History(regions, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), days)
-	ctx := context.Background()
-	cl, err := kc.NewClient(kgo.ProducerLinger(5 * time.Millisecond))
+	n := produceBenchInput(b, kc, topics, nRegions, days)
+
+	job, err := json.Marshal(benchJob{Brokers: kc.Brokers, Prefix: prefix, Regions: nRegions, CPUProfile: os.Getenv("WATTCAST_BENCH_CPUPROFILE")})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.StartTimer()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+string(job))
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	var res benchResult
+	if lines := strings.Split(strings.TrimSpace(string(outb)), "\n"); len(lines) > 0 {
+		_ = json.Unmarshal([]byte(lines[len(lines)-1]), &res)
+	}
+	if err != nil || res.Err != "" {
+		b.Fatalf("processor child: %v %s", err, res.Err)
+	}
+	if res.RecordsIn != int64(n) || len(res.DeadLetters) != 0 || res.Aborts != 0 {
+		b.Fatalf("processor consumed %d of %d records, dead letters %v, aborts %d: the benchmark input must be processed cleanly",
+			res.RecordsIn, n, res.DeadLetters, res.Aborts)
+	}
+
+	procCPU := cpuSeconds(cmd.ProcessState.SysUsage())
+
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	start := time.Now()
+	raw := rawConsume(b, kc, prefix+"raw", []string{topics.Prices, topics.WeatherObserved, topics.WeatherForecast}, n)
+	rawDur := time.Since(start)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	b.StopTimer()
+	rawCPU := cpuSeconds(&ru1) - cpuSeconds(&ru0)
+
+	procRate := float64(n) / res.Seconds
+	rawRate := float64(raw) / rawDur.Seconds()
+	ratio := procRate / rawRate
+	b.ReportMetric(procRate, "proc-rec/s")
+	b.ReportMetric(rawRate, "raw-rec/s")
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(res.PeakRSSMB, "peak-RSS-MB")
+	b.ReportMetric(procCPU*1e6/float64(n), "proc-CPU-µs/rec")
+	b.ReportMetric(rawCPU*1e6/float64(n), "raw-CPU-µs/rec")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	b.Logf("%d regions, %d records: processor %.0f rec/s (%d feature rows, %d transactions, %.1f CPU-s), raw consume %.0f rec/s (%.1f CPU-s); ratio %.3f (floor 0.5 %s); processor peak RSS %.0f MB (floor 200 MB %s)",
+		nRegions, n, procRate, res.Rows, res.Txns, procCPU, rawRate, rawCPU, ratio, verdict(ratio >= 0.5), res.PeakRSSMB, verdict(res.PeakRSSMB < 200))
+}
+
+// cpuSeconds is the user plus system CPU time of a rusage.
+func cpuSeconds(u any) float64 {
+	ru, ok := u.(*syscall.Rusage)
+	if !ok || ru == nil {
+		return 0
+	}
+	return time.Duration(syscall.TimevalToNsec(ru.Utime) + syscall.TimevalToNsec(ru.Stime)).Seconds()
+}
+
+// produceBenchInput fills the input topics with days of history for
+// nRegions regions and returns the number of records. Each topic is in
+// known-at order, as a replay publishes it and as live producers do.
+func produceBenchInput(b *testing.B, kc kafka.Config, topics schemas.TopicSet, nRegions, days int) int {
+	b.Helper()
+	ids, _ := benchRegions(nRegions)
+	in := featurestest.History(ids, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), days)
+	ctx := context.Background()
+	cl, err := kc.NewClient(kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
 	if err := kafka.EnsureTopics(ctx, cl, Topics(topics, 6), 1); err != nil {
 		b.Fatal(err)
 	}
-	var recs []*kgo.Record
-	add := func(topic, key string, v schemas.Value) {
+	type item struct {
+		at  time.Time
+		rec *kgo.Record
+	}
+	items := make([]item, 0, len(in.Prices)+len(in.Obs)+len(in.Fcs))
+	add := func(at time.Time, topic, key string, v schemas.Value) {
 		r, err := kafka.NewRecord(topic, key, v, "bench")
 		if err != nil {
 			b.Fatal(err)
 		}
-		recs = append(recs, r)
+		items = append(items, item{at, r})
 	}
 	for i := range in.Prices {
-		add(topics.Prices, in.Prices[i].Region, &in.Prices[i])
+		add(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
 	}
 	for i := range in.Obs {
-		add(topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
+		add(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
 	}
 	for i := range in.Fcs {
-		add(topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
+		add(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
+	}
+	slices.SortStableFunc(items, func(x, y item) int { return cmp.Compare(x.at.UnixNano(), y.at.UnixNano()) })
+	recs := make([]*kgo.Record, len(items))
+	for i := range items {
+		recs[i] = items[i].rec
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
-	cl.Close()
-	n := len(recs)
-	recs, in = nil, featurestest.Inputs{}
-	runtime.GC()
-
-	b.ResetTimer()
-	start := time.Now()
-	p, err := New(Config{Kafka: kc, Topics: topics, Features: cfg, Producer: "bench", StopAtEnd: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Run(ctx); err != nil {
-		b.Fatal(err)
-	}
-	procDur := time.Since(start)
-	peakMB := peakRSSMB(b)
-	st := p.Stats()
-	if got := sum(st.RecordsIn); got != int64(n) {
-		b.Fatalf("processor consumed %d of %d records", got, n)
-	}
-
-	start = time.Now()
-	raw := rawConsume(b, kc, prefix+"raw", []string{topics.Prices, topics.WeatherObserved, topics.WeatherForecast}, n)
-	rawDur := time.Since(start)
-	b.StopTimer()
-
-	procRate := float64(n) / procDur.Seconds()
-	rawRate := float64(raw) / rawDur.Seconds()
-	b.ReportMetric(procRate, "proc-rec/s")
-	b.ReportMetric(rawRate, "raw-rec/s")
-	b.ReportMetric(procRate/rawRate, "ratio")
-	b.ReportMetric(peakMB, "peak-RSS-MB")
-	b.Logf("%d regions: %d records; processor %.0f rec/s (%d feature rows), raw consume %.0f rec/s, ratio %.2f; peak RSS %.0f MB",
-		nRegions, n, procRate, st.RecordsOut[topics.Features], rawRate, procRate/rawRate, peakMB)
+	return len(recs)
 }
 
 func sum(m map[string]int64) int64 {
@@ -153,21 +345,21 @@ func rawConsume(b *testing.B, kc kafka.Config, group string, topics []string, wa
 	return got
 }
 
-// peakRSSMB is this process's peak resident set size so far.
-func peakRSSMB(b *testing.B) float64 {
+// peakRSSMB is this process's peak resident set size so far (VmHWM).
+func peakRSSMB() (float64, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		b.Skip("no /proc/self/status: peak RSS needs Linux")
+		return 0, fmt.Errorf("peak RSS needs Linux's /proc/self/status: %w", err)
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
 		}
 	}
-	return 0
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }
 
 // startBrokerProcess builds wattcast and runs `wattcast broker` on a free

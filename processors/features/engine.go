@@ -2,7 +2,6 @@ package features
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -47,8 +46,7 @@ type Engine struct {
 	clock   int64
 	wm      [numKinds]int64
 	dirty   map[string]bool
-	meta    bool // clock or watermarks changed since the last Changes
-	day     *dayCtx
+	meta    bool  // clock or watermarks changed since the last Changes
 	pruned  int64 // the clock hour of the last prune
 }
 
@@ -182,7 +180,7 @@ func (e *Engine) AddObservation(o *schemas.WeatherObservation) error {
 		locs = map[string][]valuesAt{}
 		s.Obs[hour] = locs
 	}
-	locs[o.Location] = addValues(locs[o.Location], valuesAt{At: o.AvailableAt.Unix(), V: o.Values})
+	locs[o.Location] = addValues(locs[o.Location], valuesAt{At: o.AvailableAt.Unix(), V: valuesOf(o.Values)})
 	s.touch(hour)
 	e.dirty[o.Region] = true
 	e.seen(KindObservation, o.AvailableAt)
@@ -201,7 +199,7 @@ func (e *Engine) AddForecast(f *schemas.WeatherForecast) error {
 		locs = map[string][]valuesAt{}
 		s.Fcs[hour] = locs
 	}
-	locs[f.Location] = addValues(locs[f.Location], valuesAt{At: f.IssuedAt.Unix(), V: f.Values})
+	locs[f.Location] = addValues(locs[f.Location], valuesAt{At: f.IssuedAt.Unix(), V: valuesOf(f.Values)})
 	s.touch(hour)
 	e.dirty[f.Region] = true
 	e.seen(KindForecast, f.IssuedAt)
@@ -233,6 +231,11 @@ func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
 		ready, final := s.ReadyThrough, s.FinalThrough
 		out = e.emitReady(out, s, ri, late)
 		out = e.emitFinal(out, s, ri, late)
+		for start, c := range s.days {
+			if c.next <= s.FinalThrough+3600 {
+				delete(s.days, start) // every row of the day is out
+			}
+		}
 		pruned := false
 		if hour := e.clock / 3600; hour != e.pruned {
 			// Pruning walks all state: once per clock hour is enough.
@@ -251,21 +254,44 @@ func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
 		}
 	}
 	e.pruned = e.clock / 3600
-	e.day = nil
 	// Emit in the order the rows became due, as they would have been sent
 	// had the clock moved an hour at a time: a consumer then sees the final
 	// rows of the hours before an issue time ahead of the ready rows issued
 	// then, however far one Advance jumped.
-	due := func(r *schemas.FeatureRow) int64 {
-		if r.Final {
-			return r.Hour.Unix() + 3600 + late
-		}
-		return r.IssueTime.Unix() + late
+	return sortByDue(out, late)
+}
+
+// sortByDue orders rows by the time they became due, then region and hour.
+// Rows are large, so it sorts their indices and moves each row once.
+func sortByDue(out []schemas.FeatureRow, late int64) []schemas.FeatureRow {
+	type key struct {
+		due, hour int64
+		region    string
+		i         int
 	}
-	slices.SortStableFunc(out, func(a, b schemas.FeatureRow) int {
-		return cmp.Or(cmp.Compare(due(&a), due(&b)), strings.Compare(a.Region, b.Region), a.Hour.Compare(b.Hour))
-	})
-	return out
+	keys := make([]key, len(out))
+	for i := range out {
+		r := &out[i]
+		k := key{hour: r.Hour.Unix(), region: r.Region, i: i}
+		if r.Final {
+			k.due = k.hour + 3600 + late
+		} else {
+			k.due = r.IssueTime.Unix() + late
+		}
+		keys[i] = k
+	}
+	cmpKeys := func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.due, b.due), strings.Compare(a.region, b.region), cmp.Compare(a.hour, b.hour))
+	}
+	if slices.IsSortedFunc(keys, cmpKeys) {
+		return out
+	}
+	slices.SortStableFunc(keys, cmpKeys)
+	sorted := make([]schemas.FeatureRow, len(out))
+	for i, k := range keys {
+		sorted[i] = out[k.i]
+	}
+	return sorted
 }
 
 func (e *Engine) emitReady(out []schemas.FeatureRow, s *regionState, ri *regionInfo, late int64) []schemas.FeatureRow {
@@ -320,7 +346,11 @@ func (e *Engine) anyPrice(s *regionState, from, to, asOf int64) bool {
 }
 
 // dayCtx holds what every row of one delivery day shares: the features as
-// known at the day's issue time.
+// known at the day's issue time. It is computed once, for the day's ready
+// rows, and reused for its final rows: once the clock has passed the issue
+// time plus the allowed lateness, no input known by then can still arrive,
+// so the features cannot change. (After a restore it is computed again, from
+// the same inputs.)
 type dayCtx struct {
 	region        string
 	start, next   int64
@@ -335,7 +365,7 @@ type dayCtx struct {
 type stats struct{ mean, std, min, max *float64 }
 
 func (e *Engine) dayContext(s *regionState, ri *regionInfo, start, next, iss time.Time) *dayCtx {
-	if c := e.day; c != nil && c.region == s.Region && c.start == start.Unix() {
+	if c := s.days[start.Unix()]; c != nil {
 		return c
 	}
 	c := &dayCtx{region: s.Region, start: start.Unix(), next: next.Unix(), iss: iss.Unix()}
@@ -355,7 +385,10 @@ func (e *Engine) dayContext(s *regionState, ri *regionInfo, start, next, iss tim
 	}
 	c.lastObserved = lastObserved(s, c.iss)
 	c.forecastError = forecastError(s, c.iss)
-	e.day = c
+	if s.days == nil {
+		s.days = map[int64]*dayCtx{}
+	}
+	s.days[c.start] = c
 	return c
 }
 
@@ -400,7 +433,8 @@ func lastObserved(s *regionState, asOf int64) map[string]float64 {
 			if !ok {
 				continue
 			}
-			for k, v := range va.V {
+			for _, x := range va.V {
+				k, v := x.Name, x.V
 				n := varName(s.Region, loc, k)
 				if _, done := out[n]; !done {
 					out[n] = v
@@ -436,8 +470,9 @@ func forecastError(s *regionState, asOf int64) map[string]float64 {
 			if !ok {
 				continue
 			}
-			for k, ov := range o.V {
-				if fv, ok := f.V[k]; ok {
+			for _, x := range o.V {
+				k, ov := x.Name, x.V
+				if fv, ok := f.V.get(k); ok {
 					n := varName(s.Region, loc, k)
 					sum[n] += fv - ov
 					cnt[n]++
@@ -498,7 +533,8 @@ func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final b
 		if r.KnownAhead == nil {
 			r.KnownAhead = map[string]float64{}
 		}
-		for k, v := range va.V {
+		for _, x := range va.V {
+			k, v := x.Name, x.V
 			r.KnownAhead[varName(s.Region, loc, k)] = v
 		}
 		issued = max(issued, va.At)
@@ -520,7 +556,8 @@ func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final b
 			if r.Observed == nil {
 				r.Observed = map[string]float64{}
 			}
-			for k, v := range va.V {
+			for _, x := range va.V {
+				k, v := x.Name, x.V
 				r.Observed[varName(s.Region, loc, k)] = v
 			}
 		}
@@ -548,6 +585,7 @@ type meta struct {
 // the clock ("_meta").
 func (e *Engine) Changes() ([]KV, error) {
 	var out []KV
+	var de dayEncoder
 	ids := make([]string, 0, len(e.dirty))
 	for id := range e.dirty {
 		ids = append(ids, id)
@@ -559,11 +597,7 @@ func (e *Engine) Changes() ([]KV, error) {
 			continue
 		}
 		if s.metaDirty {
-			b, err := json.Marshal(s.meta())
-			if err != nil {
-				return nil, fmt.Errorf("features: encode state of %s: %w", id, err)
-			}
-			out = append(out, KV{id + "|m", b})
+			out = append(out, KV{id + "|m", encodeRegionMeta(s.meta())})
 			s.metaDirty = false
 		}
 		days := make([]int64, 0, len(s.dirtyDays))
@@ -572,24 +606,14 @@ func (e *Engine) Changes() ([]KV, error) {
 		}
 		slices.Sort(days)
 		for _, d := range days {
-			var b []byte
-			if c, ok := s.chunk(d); ok {
-				var err error
-				if b, err = json.Marshal(c); err != nil {
-					return nil, fmt.Errorf("features: encode state of %s day %d: %w", id, d, err)
-				}
-			}
+			b, _ := de.encodeDay(s, d) // nil, a tombstone, when the day is empty
 			out = append(out, KV{id + "|d|" + strconv.FormatInt(d, 10), b})
 		}
 		clear(s.dirtyDays)
 	}
 	clear(e.dirty)
 	if e.meta {
-		b, err := json.Marshal(meta{Clock: e.clock, WM: e.wm})
-		if err != nil {
-			return nil, fmt.Errorf("features: encode clock: %w", err)
-		}
-		out = append(out, KV{metaKey, b})
+		out = append(out, KV{metaKey, encodeMeta(meta{Clock: e.clock, WM: e.wm})})
 		e.meta = false
 	}
 	return out, nil
@@ -599,9 +623,9 @@ func (e *Engine) Changes() ([]KV, error) {
 // applied in changelog order; the last one for a key wins.
 func (e *Engine) Restore(key string, value []byte) error {
 	if key == metaKey {
-		var m meta
-		if err := json.Unmarshal(value, &m); err != nil {
-			return fmt.Errorf("features: restore clock: %w", err)
+		m, err := decodeMeta(key, value)
+		if err != nil {
+			return err
 		}
 		e.clock, e.wm = m.Clock, m.WM
 		return nil
@@ -617,9 +641,9 @@ func (e *Engine) Restore(key string, value []byte) error {
 	}
 	switch {
 	case rest == "m":
-		var m regionMeta
-		if err := json.Unmarshal(value, &m); err != nil {
-			return fmt.Errorf("features: restore %s: %w", key, err)
+		m, err := decodeRegionMeta(key, value)
+		if err != nil {
+			return err
 		}
 		s.setMeta(m)
 	case strings.HasPrefix(rest, "d|"):
@@ -631,11 +655,11 @@ func (e *Engine) Restore(key string, value []byte) error {
 			s.setChunk(d, nil)
 			return nil
 		}
-		var c dayChunk
-		if err := json.Unmarshal(value, &c); err != nil {
-			return fmt.Errorf("features: restore %s: %w", key, err)
+		c, err := decodeChunk(key, value)
+		if err != nil {
+			return err
 		}
-		s.setChunk(d, &c)
+		s.setChunk(d, c)
 	default:
 		return fmt.Errorf("features: restore: unknown changelog key %q", key)
 	}

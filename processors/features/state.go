@@ -3,6 +3,7 @@ package features
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // The state of one region. Times are Unix seconds; hours are the Unix
@@ -29,6 +30,9 @@ type regionState struct {
 
 	dirtyDays map[int64]bool // UTC days changed since the last Changes
 	metaDirty bool
+	// days caches the context of the delivery days whose rows are not all
+	// out yet, by local midnight (Unix); not part of the changelog.
+	days map[int64]*dayCtx
 }
 
 // regionMeta is a region's changelog meta record.
@@ -40,7 +44,8 @@ type regionMeta struct {
 	FinalThrough int64  `json:"final_through"`
 }
 
-// dayChunk is a region's changelog record for one UTC day of event time.
+// dayChunk is the state of one UTC day of event time of a region, as read
+// back from its changelog record.
 type dayChunk struct {
 	Prices map[int64]map[int64][]version   `json:"p,omitempty"`
 	Obs    map[int64]map[string][]valuesAt `json:"o,omitempty"`
@@ -64,31 +69,6 @@ func (s *regionState) meta() regionMeta {
 
 func (s *regionState) setMeta(m regionMeta) {
 	s.Market, s.Unit, s.FirstHour, s.ReadyThrough, s.FinalThrough = m.Market, m.Unit, m.FirstHour, m.ReadyThrough, m.FinalThrough
-}
-
-// chunk gathers the state of one UTC day; ok is false when it is empty.
-func (s *regionState) chunk(day int64) (c dayChunk, ok bool) {
-	for h := day * 86400; h < (day+1)*86400; h += 3600 {
-		if v, has := s.Prices[h]; has {
-			if c.Prices == nil {
-				c.Prices = map[int64]map[int64][]version{}
-			}
-			c.Prices[h] = v
-		}
-		if v, has := s.Obs[h]; has {
-			if c.Obs == nil {
-				c.Obs = map[int64]map[string][]valuesAt{}
-			}
-			c.Obs[h] = v
-		}
-		if v, has := s.Fcs[h]; has {
-			if c.Fcs == nil {
-				c.Fcs = map[int64]map[string][]valuesAt{}
-			}
-			c.Fcs[h] = v
-		}
-	}
-	return c, c.Prices != nil || c.Obs != nil || c.Fcs != nil
 }
 
 // setChunk replaces the state of one UTC day (nil: the day is empty).
@@ -121,8 +101,39 @@ type version struct {
 // valuesAt is a set of variable values known from time At (an
 // observation's availability or a forecast's issue time).
 type valuesAt struct {
-	At int64              `json:"at"`
-	V  map[string]float64 `json:"v"`
+	At int64
+	V  values
+}
+
+// values holds variable values sorted by name: a slice, not a map, because
+// the state holds one per observation and forecast hour, and a map of one
+// or two entries takes ten times the memory of the slice and is slower to
+// walk.
+type values []namedValue
+
+type namedValue struct {
+	Name string
+	V    float64
+}
+
+// valuesOf returns m's values sorted by name.
+func valuesOf(m map[string]float64) values {
+	vs := make(values, 0, len(m))
+	for k, v := range m {
+		vs = append(vs, namedValue{k, v})
+	}
+	slices.SortFunc(vs, func(a, b namedValue) int { return strings.Compare(a.Name, b.Name) })
+	return vs
+}
+
+// get returns the value of the variable name.
+func (vs values) get(name string) (float64, bool) {
+	for _, nv := range vs {
+		if nv.Name == name {
+			return nv.V, true
+		}
+	}
+	return 0, false
 }
 
 func newRegionState(region string) *regionState {

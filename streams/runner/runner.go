@@ -34,6 +34,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -42,8 +43,9 @@ import (
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
-// Task is one partition's state and logic. A runner calls a task's methods
-// from one goroutine.
+// Task is one partition's state and logic. A runner never calls one task's
+// methods concurrently; with Config.Concurrency above 1, different tasks run
+// at the same time.
 type Task interface {
 	// Restore applies one changelog record, in changelog order, before any
 	// input is processed. A nil value is a tombstone.
@@ -92,22 +94,29 @@ func (l Lag) Behind() bool {
 	return false
 }
 
-// Output collects what a task writes in one transaction.
+// Output is where a task writes in one transaction. Records go to the
+// transaction as they are emitted, so the producer compresses and sends
+// them while the task is still computing.
 type Output struct {
-	records     []*kgo.Record
+	produce     func(*kgo.Record)
+	counts      map[string]int64
 	deadLetters map[string]int
 	cfg         *Config
 	now         func() time.Time
 }
 
 // Emit adds a record to the transaction. Its topic must be set; its
-// partition is chosen by key, like any Kafka producer's.
-func (o *Output) Emit(r *kgo.Record) { o.records = append(o.records, r) }
+// partition is chosen by key, like any Kafka producer's. The records of one
+// task are produced in the order emitted.
+func (o *Output) Emit(r *kgo.Record) {
+	o.counts[r.Topic]++
+	o.produce(r)
+}
 
 // DeadLetter sends orig to the dead-letter topic with the reason (a
 // schemas.Reason* code) and the error, and counts it.
 func (o *Output) DeadLetter(orig *kgo.Record, reason string, err error) {
-	o.records = append(o.records, kafka.NewDeadLetter(o.cfg.DeadLetters, orig, reason, err, o.cfg.Stage, o.cfg.Producer, o.now()))
+	o.Emit(kafka.NewDeadLetter(o.cfg.DeadLetters, orig, reason, err, o.cfg.Stage, o.cfg.Producer, o.now()))
 	o.deadLetters[reason]++
 }
 
@@ -141,12 +150,27 @@ type Config struct {
 	// MaxPollRecords bounds the records handled in one transaction;
 	// default 20000.
 	MaxPollRecords int
+	// FetchMaxBytes and FetchMaxPartitionBytes bound the (compressed)
+	// bytes of one fetch response and of one partition in it, overriding
+	// franz-go's 50 MiB and 1 MiB (fetch.max.bytes and
+	// max.partition.fetch.bytes). The consumer buffers a response per
+	// broker, decompressed, and with franz-go's defaults that buffer was
+	// most of a runner's memory. Defaults 2 MiB and 128 KiB: a catch-up
+	// then fetches about 8000 records at a time, which costs no measurable
+	// throughput (docs/performance.md).
+	FetchMaxBytes, FetchMaxPartitionBytes int32
+	// Concurrency is how many tasks may process one poll's records at
+	// once; default 1. Raise it (to the number of cores) only when tasks
+	// share no mutable state: each task is still called by one goroutine
+	// at a time, and its outputs keep their order.
+	Concurrency int
 	// StopAtEnd makes Run return once every input partition is consumed up
 	// to the end offsets it had when Run started (for the demo and tests;
 	// assumes this instance owns every partition).
 	StopAtEnd bool
 	Logger    *slog.Logger
-	// Now is the wall clock for dead-letter times; default time.Now.
+	// Now is the wall clock for dead-letter times; default time.Now. With
+	// Concurrency above 1 it must be safe for concurrent use.
 	Now func() time.Time
 }
 
@@ -178,6 +202,9 @@ type Runner struct {
 	stopAt   map[tp]int64
 	restored map[int32]bool
 	paused   map[tp]bool
+	// assigned is the set of owned partitions whose positions
+	// applyAssignment last looked up.
+	assigned map[int32]bool
 }
 
 type tp struct {
@@ -207,6 +234,15 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = 20000
+	}
+	if cfg.FetchMaxBytes == 0 {
+		cfg.FetchMaxBytes = 2 << 20
+	}
+	if cfg.FetchMaxPartitionBytes == 0 {
+		cfg.FetchMaxPartitionBytes = 128 << 10
+	}
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 1
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -298,6 +334,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 	r.stats.Sessions++
 	r.mu.Unlock()
 	r.tasks, r.pos, r.end, r.restored, r.paused = map[int32]Task{}, map[tp]int64{}, map[tp]int64{}, map[int32]bool{}, map[tp]bool{}
+	r.assigned = nil
 
 	r.mu.Lock()
 	r.owned = map[int32]bool{}
@@ -334,8 +371,12 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		kgo.KeepControlRecords(),
 		kgo.TransactionalID(r.cfg.TransactionalID),
 		kgo.TransactionTimeout(r.cfg.TransactionTimeout),
-		// Pausing and resuming inputs must not wait out a long empty fetch.
-		kgo.FetchMaxWait(500*time.Millisecond),
+		// Pausing and resuming inputs must not wait out a long empty fetch
+		// (nor must the last records of a catch-up); an idle consumer then
+		// sends ten empty fetches a second, which no broker notices.
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(r.cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(r.cfg.FetchMaxPartitionBytes),
 		kgo.RecordPartitioner(changelogPartitioner{r.cfg.Changelog}),
 		kgo.OnPartitionsAssigned(onChange(true, false)),
 		kgo.OnPartitionsRevoked(onChange(false, false)),
@@ -357,8 +398,10 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			// block for ever.
 			pollCtx, cancel = context.WithTimeout(ctx, time.Second)
 		}
+		t0 := time.Now()
 		fetches := sess.PollRecords(pollCtx, r.cfg.MaxPollRecords)
 		cancel()
+		t1 := time.Now()
 		if ctx.Err() != nil {
 			return true, nil
 		}
@@ -395,11 +438,6 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			r.end[k] = max(r.end[k], r.pos[k])
 		})
 
-		if err := sess.Begin(); err != nil {
-			return false, fmt.Errorf("runner: begin transaction: %w", err)
-		}
-		out := &Output{deadLetters: map[string]int{}, cfg: &r.cfg, now: r.cfg.Now}
-		var procErr error
 		parts := make([]int32, 0, len(byPart))
 		for p := range byPart {
 			parts = append(parts, p)
@@ -409,37 +447,67 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 				parts = append(parts, p)
 			}
 		}
-		slices.Sort(parts)
-		for _, p := range parts {
-			t, err := r.task(ctx, sess.Client(), p)
-			if err != nil {
-				procErr = err
-				break
-			}
-			if err := t.Process(ctx, byPart[p], r.lag(p), out); err != nil {
-				procErr = fmt.Errorf("runner: process partition %d: %w", p, err)
-				break
-			}
-			changes, err := t.Changes()
-			if err != nil {
-				procErr = fmt.Errorf("runner: state changes of partition %d: %w", p, err)
-				break
-			}
-			for _, c := range changes {
-				out.Emit(&kgo.Record{Topic: r.cfg.Changelog, Partition: p, Key: []byte(c.Key), Value: c.Value})
+		// Owned partitions with nothing fetched yet are restored now too:
+		// one read of the changelog for all, not one per partition later.
+		// (Only those whose positions applyAssignment has looked up: their
+		// lag must be known before their clock may move.)
+		for p := range r.assigned {
+			if _, ok := byPart[p]; !ok && r.tasks[p] == nil {
+				parts = append(parts, p)
 			}
 		}
+		slices.Sort(parts)
+		if err := r.ensureTasks(ctx, parts); err != nil {
+			return false, err
+		}
 
+		// The transaction begins with the first record produced, or now if
+		// offsets moved: a poll that consumed and produced nothing (an
+		// input paused, a lag that changed nothing) needs none.
 		var mu sync.Mutex
-		var produceErr error
-		for _, rec := range out.records {
-			sess.Produce(ctx, rec, func(_ *kgo.Record, err error) {
-				if err != nil {
-					mu.Lock()
-					produceErr = errors.Join(produceErr, err)
-					mu.Unlock()
+		var produceErr, beginErr error
+		var begin sync.Once
+		began := false
+		doBegin := func() {
+			begin.Do(func() {
+				began = true
+				if err := sess.Begin(); err != nil {
+					beginErr = fmt.Errorf("runner: begin transaction: %w", err)
 				}
 			})
+		}
+		if fetches.NumRecords() > 0 {
+			doBegin()
+		}
+		promise := func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				produceErr = errors.Join(produceErr, err)
+				mu.Unlock()
+			}
+		}
+		produce := func(rec *kgo.Record) {
+			doBegin()
+			if beginErr == nil {
+				sess.Produce(ctx, rec, promise)
+			}
+		}
+		outs, procErr := r.processAll(ctx, parts, byPart, produce)
+		if beginErr != nil {
+			return false, beginErr
+		}
+		t2 := time.Now()
+		if !began {
+			if procErr != nil {
+				return false, procErr
+			}
+			r.pace(sess.Client(), parts)
+			for _, p := range parts {
+				if c, ok := r.tasks[p].(Committer); ok {
+					c.Committed() // nothing to commit: its work is as safe as it gets
+				}
+			}
+			continue
 		}
 		commit := kgo.TryCommit
 		if procErr != nil {
@@ -473,6 +541,8 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			r.resetTasks(sess.Client())
 			continue
 		}
+		r.log.Debug("transaction committed", "records", fetches.NumRecords(), "partitions", len(parts),
+			"poll", t1.Sub(t0), "process", t2.Sub(t1), "commit", time.Since(t2))
 		r.pace(sess.Client(), parts)
 		for _, p := range parts {
 			if c, ok := r.tasks[p].(Committer); ok {
@@ -486,11 +556,13 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 				r.stats.RecordsIn[rec.Topic]++
 			}
 		}
-		for _, rec := range out.records {
-			r.stats.RecordsOut[rec.Topic]++
-		}
-		for k, v := range out.deadLetters {
-			r.stats.DeadLetters[k] += int64(v)
+		for _, out := range outs {
+			for k, v := range out.counts {
+				r.stats.RecordsOut[k] += v
+			}
+			for k, v := range out.deadLetters {
+				r.stats.DeadLetters[k] += int64(v)
+			}
 		}
 		r.mu.Unlock()
 	}
@@ -499,7 +571,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 // resetTasks forgets all in-memory state and positions; tasks are restored
 // again before their next input, and positions relearned.
 func (r *Runner) resetTasks(cl *kgo.Client) {
-	r.tasks, r.restored = map[int32]Task{}, map[int32]bool{}
+	r.tasks, r.restored, r.assigned = map[int32]Task{}, map[int32]bool{}, nil
 	r.pos, r.end = map[tp]int64{}, map[tp]int64{}
 	if len(r.paused) > 0 {
 		cl.ResumeFetchPartitions(toMap(r.paused))
@@ -587,6 +659,7 @@ func (r *Runner) applyAssignment(ctx context.Context, adm *kadm.Client) error {
 		return fmt.Errorf("runner: end offsets: %w", err)
 	}
 	r.pos, r.end = map[tp]int64{}, map[tp]int64{}
+	r.assigned = owned
 	for _, t := range r.cfg.Inputs {
 		for p := range owned {
 			k := tp{t, p}
@@ -603,32 +676,94 @@ func (r *Runner) applyAssignment(ctx context.Context, adm *kadm.Client) error {
 	return nil
 }
 
-// task returns partition p's task, restoring it from the changelog first.
-func (r *Runner) task(ctx context.Context, cl *kgo.Client, p int32) (Task, error) {
-	if t, ok := r.tasks[p]; ok {
-		return t, nil
+// processAll hands every partition of parts its records (Concurrency
+// tasks at a time, in partition order) and writes the task's state changes
+// after its outputs, everything through produce. It returns each task's
+// Output and, once every task has stopped, the first error.
+func (r *Runner) processAll(ctx context.Context, parts []int32, byPart map[int32][]*kgo.Record, produce func(*kgo.Record)) ([]*Output, error) {
+	outs := make([]*Output, len(parts))
+	errs := make([]error, len(parts))
+	lags := make([]Lag, len(parts))
+	for i, p := range parts {
+		lags[i] = r.lag(p)
+		outs[i] = &Output{produce: produce, counts: map[string]int64{}, deadLetters: map[string]int{}, cfg: &r.cfg, now: r.cfg.Now}
 	}
-	t, err := r.cfg.NewTask(p)
-	if err != nil {
-		return nil, fmt.Errorf("runner: new task for partition %d: %w", p, err)
+	one := func(i int) {
+		p := parts[i]
+		t, out := r.tasks[p], outs[i]
+		if err := t.Process(ctx, byPart[p], lags[i], out); err != nil {
+			errs[i] = fmt.Errorf("runner: process partition %d: %w", p, err)
+			return
+		}
+		changes, err := t.Changes()
+		if err != nil {
+			errs[i] = fmt.Errorf("runner: state changes of partition %d: %w", p, err)
+			return
+		}
+		for _, c := range changes {
+			out.Emit(&kgo.Record{Topic: r.cfg.Changelog, Partition: p, Key: []byte(c.Key), Value: c.Value})
+		}
 	}
-	n, err := r.restore(ctx, p, t)
-	if err != nil {
-		return nil, err
+	workers := min(r.cfg.Concurrency, len(parts))
+	if workers <= 1 {
+		for i := range parts {
+			one(i)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(parts); i = int(next.Add(1) - 1) {
+					one(i)
+				}
+			})
+		}
+		wg.Wait()
 	}
-	r.log.Debug("restored partition state", "partition", p, "changelog_records", n)
-	r.mu.Lock()
-	r.stats.Restores++
-	r.stats.RestoredRecords += int64(n)
-	r.mu.Unlock()
-	r.tasks[p] = t
-	return t, nil
+	return outs, errors.Join(errs...)
 }
 
-// restore reads changelog partition p up to its last stable offset.
-func (r *Runner) restore(ctx context.Context, p int32, t Task) (int, error) {
+// ensureTasks creates the tasks of parts that have none, restoring their
+// state from the changelog, all in one read of it.
+func (r *Runner) ensureTasks(ctx context.Context, parts []int32) error {
+	need := map[int32]Task{}
+	for _, p := range parts {
+		if _, ok := r.tasks[p]; ok {
+			continue
+		}
+		t, err := r.cfg.NewTask(p)
+		if err != nil {
+			return fmt.Errorf("runner: new task for partition %d: %w", p, err)
+		}
+		need[p] = t
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	start := time.Now()
+	n, err := r.restore(ctx, need)
+	if err != nil {
+		return err
+	}
+	r.log.Debug("restored partition state", "partitions", len(need), "changelog_records", n, "took", time.Since(start))
+	r.mu.Lock()
+	r.stats.Restores += int64(len(need))
+	r.stats.RestoredRecords += int64(n)
+	r.mu.Unlock()
+	maps.Copy(r.tasks, need)
+	return nil
+}
+
+// restore reads the changelog partitions of tasks up to their last stable
+// offsets into the tasks, with one client for all of them.
+func (r *Runner) restore(ctx context.Context, tasks map[int32]Task) (int, error) {
+	offsets := map[int32]kgo.Offset{}
+	for p := range tasks {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
 	cl, err := r.cfg.Kafka.NewClient(
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Changelog: {p: kgo.NewOffset().AtStart()}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Changelog: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 	)
@@ -637,9 +772,13 @@ func (r *Runner) restore(ctx context.Context, p int32, t Task) (int, error) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, r.cfg.Changelog)
+	if err != nil {
+		return 0, fmt.Errorf("runner: changelog %s start: %w", r.cfg.Changelog, err)
+	}
 	// Wait (bounded) for any transaction of a previous owner to finish, so
 	// that the stable end covers all of its state.
-	var end int64
+	ends := map[int32]int64{}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		lso, err := adm.ListCommittedOffsets(ctx, r.cfg.Changelog)
@@ -650,10 +789,14 @@ func (r *Runner) restore(ctx context.Context, p int32, t Task) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("runner: changelog %s end: %w", r.cfg.Changelog, err)
 		}
-		l, _ := lso.Lookup(r.cfg.Changelog, p)
-		h, _ := hwm.Lookup(r.cfg.Changelog, p)
-		end = l.Offset
-		if l.Offset >= h.Offset || time.Now().After(deadline) {
+		settled := true
+		for p := range tasks {
+			l, _ := lso.Lookup(r.cfg.Changelog, p)
+			h, _ := hwm.Lookup(r.cfg.Changelog, p)
+			ends[p] = l.Offset
+			settled = settled && l.Offset >= h.Offset
+		}
+		if settled || time.Now().After(deadline) {
 			break
 		}
 		select {
@@ -662,27 +805,46 @@ func (r *Runner) restore(ctx context.Context, p int32, t Task) (int, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	pending := map[int32]bool{}
+	for p := range tasks {
+		if s, _ := starts.Lookup(r.cfg.Changelog, p); ends[p] > s.Offset {
+			pending[p] = true
+		}
+	}
 	n := 0
-	var next int64
-	for next < end {
+	for len(pending) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
 		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		fs.EachError(func(_ string, p int32, err error) {
+			ferr = fmt.Errorf("runner: read changelog %s[%d]: %w", r.cfg.Changelog, p, err)
+		})
 		if ferr != nil {
-			return n, fmt.Errorf("runner: read changelog %s[%d]: %w", r.cfg.Changelog, p, ferr)
+			return n, ferr
 		}
-		for _, rec := range fs.Records() {
-			next = rec.Offset + 1
-			if rec.Attrs.IsControl() {
-				continue
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			t := tasks[fp.Partition]
+			for _, rec := range fp.Records {
+				if ferr != nil {
+					return
+				}
+				if rec.Offset+1 >= ends[fp.Partition] {
+					delete(pending, fp.Partition)
+				}
+				if rec.Attrs.IsControl() {
+					continue
+				}
+				if err := t.Restore(string(rec.Key), rec.Value); err != nil {
+					ferr = fmt.Errorf("runner: restore partition %d from %s offset %d: %w", fp.Partition, r.cfg.Changelog, rec.Offset, err)
+					return
+				}
+				n++
 			}
-			if err := t.Restore(string(rec.Key), rec.Value); err != nil {
-				return n, fmt.Errorf("runner: restore partition %d from %s offset %d: %w", p, r.cfg.Changelog, rec.Offset, err)
-			}
-			n++
+		})
+		if ferr != nil {
+			return n, ferr
 		}
 	}
 	return n, nil

@@ -1,0 +1,153 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/kafka"
+)
+
+// counter is a task that numbers the records of each key: its output for
+// the n-th record of key k is "k n <input value>", and its state (the count
+// per key) goes to the changelog. A run that lost or doubled state, or
+// emitted a partition's records out of order, shows in the numbers.
+type counter struct {
+	out    string
+	counts map[string]int
+	dirty  map[string]bool
+	busy   *atomic.Int32 // tasks inside Process at this moment, across partitions
+	peak   *atomic.Int32
+}
+
+func (c *counter) Restore(key string, value []byte) error {
+	n, err := strconv.Atoi(string(value))
+	if err != nil {
+		return err
+	}
+	c.counts[key] = n
+	return nil
+}
+
+func (c *counter) Process(_ context.Context, recs []*kgo.Record, _ Lag, out *Output) error {
+	n := c.busy.Add(1)
+	defer c.busy.Add(-1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	for _, r := range recs {
+		k := string(r.Key)
+		c.counts[k]++
+		c.dirty[k] = true
+		out.Emit(&kgo.Record{Topic: c.out, Key: r.Key, Value: fmt.Appendf(nil, "%s %d %s", k, c.counts[k], r.Value)})
+	}
+	if len(recs) > 0 {
+		time.Sleep(2 * time.Millisecond) // long enough for tasks to overlap
+	}
+	return nil
+}
+
+func (c *counter) Changes() ([]KV, error) {
+	var kvs []KV
+	for k := range c.dirty {
+		kvs = append(kvs, KV{Key: k, Value: []byte(strconv.Itoa(c.counts[k]))})
+	}
+	clear(c.dirty)
+	return kvs, nil
+}
+
+// Tasks run concurrently must still give each key its records in order,
+// once, and a restarted runner must continue from the changelog: the
+// numbering goes on where the first run stopped.
+func TestConcurrentTasksKeepOrderAndStateAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	b, err := broker.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	kc := kafka.Config{Brokers: b.Addrs()}
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const in, out, changelog, dlq = "r.in", "r.out", "r.changelog", "r.dlq"
+	var specs []schemas.TopicSpec
+	for _, n := range []string{in, out, changelog, dlq} {
+		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 6, Retention: -1, Compacted: n == changelog})
+	}
+	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
+		t.Fatal(err)
+	}
+	const keys, perKey = 12, 40
+	produce := func(round int) {
+		var recs []*kgo.Record
+		for i := range perKey {
+			for k := range keys {
+				recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "r%d.%d", round, i)})
+			}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var busy, peak atomic.Int32
+	run := func() Stats {
+		r, err := New(Config{Kafka: kc, Group: "g", Inputs: []string{in}, Changelog: changelog, DeadLetters: dlq,
+			Stage: "test", MaxPollRecords: 60, Concurrency: 4, StopAtEnd: true,
+			NewTask: func(int32) (Task, error) {
+				return &counter{out: out, counts: map[string]int{}, dirty: map[string]bool{}, busy: &busy, peak: &peak}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return r.Stats()
+	}
+	produce(0)
+	run()
+	produce(1)
+	second := run()
+	if second.Restores == 0 || second.RestoredRecords == 0 {
+		t.Fatalf("the second run restored nothing (%+v): the test does not exercise a restart", second)
+	}
+	if peak.Load() < 2 {
+		t.Logf("tasks never overlapped (peak %d): the ordering check ran serially", peak.Load())
+	}
+
+	rc, err := kc.NewClient(kgo.ConsumeTopics(out), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	next := map[string]int{}
+	for seen := 0; seen < 2*keys*perKey; {
+		fs := rc.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d outputs", seen, 2*keys*perKey)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			f := strings.Fields(string(r.Value))
+			k, n := f[0], next[f[0]]
+			want := fmt.Sprintf("r%d.%d", n/perKey, n%perKey)
+			if f[1] != strconv.Itoa(n+1) || f[2] != want {
+				t.Fatalf("key %s: output %q, want number %d for input %s (lost, doubled or out of order)", k, r.Value, n+1, want)
+			}
+			next[k] = n + 1
+		})
+	}
+}
