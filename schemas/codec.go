@@ -78,7 +78,9 @@ func Encode(v Value) ([]byte, error) {
 
 // Decode parses b into v and validates it. Unknown fields are ignored so
 // that a v1 reader accepts v1 values with fields added later (see
-// docs/topics.md on schema evolution).
+// docs/topics.md on schema evolution). Decode into a fresh (zero) value:
+// like encoding/json, decoding into a value that already holds data merges
+// maps and keeps fields absent from b.
 func Decode(b []byte, v Value) error {
 	if !decodeFast(b, v) {
 		if err := json.Unmarshal(b, v); err != nil {
@@ -174,6 +176,13 @@ func (c *checker) values(field string, m map[string]float64) {
 	}
 }
 
+// localDate checks a YYYY-MM-DD date.
+func (c *checker) localDate(field, v string) {
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
+		c.fail(field, ReasonInvalid, "%q is not a date YYYY-MM-DD", v)
+	}
+}
+
 func (c *checker) hourAligned(field string, t time.Time) {
 	if !t.Equal(t.Truncate(time.Hour)) {
 		c.fail(field, ReasonInvalid, "%s is not the start of an hour", t.Format(time.RFC3339))
@@ -227,8 +236,10 @@ func (w *WeatherObservation) Validate() error {
 	c.time("available_at", w.AvailableAt)
 	if c.err == nil {
 		c.hourAligned("time", w.Time)
-		if w.AvailableAt.Before(w.Time) {
-			c.fail("available_at", ReasonInvalid, "%s is before the observed hour %s",
+		// An observation cannot be known before its hour is over: anything
+		// earlier would let a feature look into the hour it describes.
+		if w.AvailableAt.Before(w.Time.Add(time.Hour)) {
+			c.fail("available_at", ReasonInvalid, "%s is before the end of the observed hour %s",
 				w.AvailableAt.Format(time.RFC3339), w.Time.Format(time.RFC3339))
 		}
 	}
@@ -294,6 +305,19 @@ func (f *FeatureRow) Validate() error {
 	if f.Final != (f.Price != nil) {
 		c.fail("price", ReasonInvalid, "must be set exactly when final is true")
 	}
+	c.localDate("local_date", f.LocalDate)
+	if f.LocalHour < 0 || f.LocalHour > 23 {
+		c.fail("local_hour", ReasonInvalid, "%d is not in 0..23", f.LocalHour)
+	}
+	if f.Weekday < 1 || f.Weekday > 7 {
+		c.fail("weekday", ReasonInvalid, "%d is not an ISO weekday 1..7", f.Weekday)
+	}
+	if f.Month < 1 || f.Month > 12 {
+		c.fail("month", ReasonInvalid, "%d is not in 1..12", f.Month)
+	}
+	if f.DayOfYear < 1 || f.DayOfYear > 366 {
+		c.fail("day_of_year", ReasonInvalid, "%d is not in 1..366", f.DayOfYear)
+	}
 	if f.Price != nil {
 		c.finite("price", *f.Price, MinPrice, MaxPrice)
 	}
@@ -312,6 +336,7 @@ func (f *Forecast) Validate() error {
 	c.nonEmpty("model_version", f.ModelVersion)
 	c.role(f.Role)
 	c.time("issue_time", f.IssueTime)
+	c.localDate("local_date", f.LocalDate)
 	if len(f.Points) == 0 {
 		c.fail("points", ReasonInvalid, "needs at least one point")
 	}
@@ -379,7 +404,11 @@ func (*DeadLetter) SchemaName() string { return SchemaDeadLetter }
 func (d *DeadLetter) Validate() error {
 	c := &checker{schema: SchemaDeadLetter}
 	c.nonEmpty("topic", d.Topic)
-	c.nonEmpty("reason", d.Reason)
+	switch d.Reason {
+	case ReasonMalformed, ReasonInvalid, ReasonOutOfRange, ReasonLate, ReasonWindowClosed, ReasonUnknown:
+	default:
+		c.fail("reason", ReasonInvalid, "%q is not a dead-letter reason code", d.Reason)
+	}
 	c.nonEmpty("stage", d.Stage)
 	c.time("time", d.Time)
 	if d.ValueEncoding != "text" && d.ValueEncoding != "base64" {
