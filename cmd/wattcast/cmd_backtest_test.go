@@ -69,6 +69,40 @@ func TestBacktestCommandOnShippedCSV(t *testing.T) {
 	}
 }
 
+// A plain CSV described by flags alone (no mapping file): time and price
+// columns, one known-ahead and one observed column.
+func TestBacktestCommandPlainCSVFlags(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "res.json")
+	log, err := runWithArgs(t, backtestCommand(), "--data", "../../training/testdata/entsoe_FI_2021H1.csv.gz",
+		"--time-column", "#0", "--time-format", "1/2/2006 15:04", "--time-zone", "+01:00", "--price-column", "Price_DA",
+		"--known-ahead", "Load_DA,Won_DA", "--observed", "Load_AC", "--zone", "Europe/Helsinki", "--region", "FI",
+		"--test-start", "2021-06-01", "--test-end", "2021-06-07", "--models", "naive-weekly,lear", "--json", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res backtest.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	lear := res.Model(models.KindLEAR)
+	if len(res.Days) != 7 || lear == nil || res.Region != "FI" {
+		t.Fatalf("%d days, region %s, lear %v\n%s", len(res.Days), res.Region, lear, log)
+	}
+	// The known-ahead columns reach the model as inputs for the target day.
+	var hasLoad bool
+	for _, f := range lear.LastFit.Features {
+		hasLoad = hasLoad || strings.HasPrefix(f, "Load_DA(D)")
+	}
+	if !hasLoad {
+		t.Errorf("LEAR inputs lack Load_DA(D): %v", lear.LastFit.Features[:10])
+	}
+}
+
 func TestBacktestCommandNeedsAMapping(t *testing.T) {
 	t.Parallel()
 	_, err := runWithArgs(t, backtestCommand(), "--data", "x.csv", "--test-start", "2021-06-01", "--test-end", "2021-06-14")

@@ -37,6 +37,9 @@ type GRUParams struct {
 	// ValidationFraction is the share of the latest training days held out
 	// (time-ordered) for early stopping; default 0.15, at least 14 days.
 	ValidationFraction float64 `json:"validation_fraction,omitempty"`
+	// NoBaseline turns off the baseline: by default the network's output
+	// is a correction added to yesterday's (scaled) prices.
+	NoBaseline bool `json:"no_baseline,omitempty"`
 	// WindowDays limits training to the latest days; default 1095 (three
 	// years: older prices say little about today's market, and each epoch
 	// costs time); negative uses all.
@@ -76,7 +79,9 @@ func (p GRUParams) withDefaults(warm bool) GRUParams {
 // hour and weekday as sine/cosine, holiday), its last state joined with the
 // target day's context (its 24 known-ahead values per variable, the prices
 // of D-1 and D-7, weekday one-hot, holiday, day of year), then a dense head
-// to 24 outputs (see network). Trained in float32 with Adam on the Huber
+// to 24 outputs (see network), added to yesterday's prices unless
+// NoBaseline: the network learns tomorrow's change, not its level. Trained
+// in float32 with Adam on the Huber
 // loss of asinh-scaled prices, early-stopped on a time-ordered validation
 // split; every scaler is fitted on the training days only.
 type GRU struct {
@@ -99,7 +104,10 @@ func (m *GRU) HistoryDays() int { return max(m.p.SeqDays, 7) }
 func (m *GRU) NumParams() int { return m.net.numParams() }
 
 func seqFeatures(nk, no int) int { return 2 + nk + no + 5 }
-func ctxFeatures(nk int) int     { return Slots*nk + 2*Slots + 7 + 1 + 2 }
+
+// baselineIndex is where yesterday's 24 scaled prices sit in the context.
+func baselineIndex(nk int) int { return Slots * nk }
+func ctxFeatures(nk int) int   { return Slots*nk + 2*Slots + 7 + 1 + 2 }
 
 // inputs writes the sequence x ([SeqDays·24][F]) and context c of target
 // day t (t >= max(SeqDays, 7)), scaled.
@@ -183,13 +191,14 @@ type gruState struct {
 	KScale   []scaler    `json:"known_scale"`
 	OScale   []scaler    `json:"observed_scale"`
 	Dims     [5]int      `json:"dims"` // F, H, C, D, O
+	Baseline bool        `json:"baseline,omitempty"`
 	Weights  [][]float32 `json:"weights"`
 }
 
 func (m *GRU) state() gruState {
 	n := m.net
 	return gruState{Params: m.p, Known: m.known, Observed: m.observed, Price: m.price, KScale: m.kScale, OScale: m.oScale,
-		Dims: [5]int{n.F, n.H, n.C, n.D, n.O}, Weights: n.params()}
+		Dims: [5]int{n.F, n.H, n.C, n.D, n.O}, Baseline: n.Base >= 0, Weights: n.params()}
 }
 
 func (st gruState) model() (*GRU, error) {
@@ -199,6 +208,9 @@ func (st gruState) model() (*GRU, error) {
 		return nil, fmt.Errorf("models: gru state has inconsistent dimensions %v", st.Dims)
 	}
 	net := newNetwork[float32](F, H, C, D, O, rand.New(rand.NewPCG(0, 0)))
+	if st.Baseline {
+		net.Base = baselineIndex(len(st.Known))
+	}
 	ps := net.params()
 	if len(st.Weights) != len(ps) {
 		return nil, fmt.Errorf("models: gru state has %d weight blocks; want %d", len(st.Weights), len(ps))
@@ -248,6 +260,8 @@ func fitGRU(ctx context.Context, params GRUParams, rows []schemas.FeatureRow, op
 
 	m := &GRU{p: params, known: known, observed: observed}
 	if init != nil {
+		// A warm start keeps the scalers its weights were trained with
+		// (fitted on that fit's training days, all before these).
 		m.price, m.kScale, m.oScale = init.price, init.kScale, init.oScale
 	} else {
 		// Scalers from the training days only (not the validation days).
@@ -289,6 +303,9 @@ func fitGRU(ctx context.Context, params GRUParams, rows []schemas.FeatureRow, op
 		m.net = warm.net
 	} else {
 		m.net = newNetwork[float32](F, params.Hidden, C, params.HeadHidden, Slots, rng)
+		if !params.NoBaseline {
+			m.net.Base = baselineIndex(len(known))
+		}
 	}
 
 	mk := func(ts []int) []gruSample {

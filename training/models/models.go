@@ -66,7 +66,11 @@ func (s Spec) Name() string {
 		return s.Kind
 	}
 	n := "ensemble("
-	for i, m := range s.Members {
+	ms := s.Members
+	if len(ms) == 0 {
+		ms = DefaultEnsemble()
+	}
+	for i, m := range ms {
 		if i > 0 {
 			n += "+"
 		}

@@ -343,3 +343,21 @@ func TestConformalCoverage(t *testing.T) {
 		t.Fatal("5 residuals cannot support a 90% interval")
 	}
 }
+
+// A small GRU learns the synthetic market well enough to beat the standard
+// naive forecast (its floor on real markets too), and reports an honest
+// fit: early stopping on the validation days, the best epoch kept.
+func TestGRUBeatsStandardNaive(t *testing.T) {
+	t.Parallel()
+	rows := synthRows(t, synthOpts{zone: "Europe/Helsinki", start: "2021-01-04", days: 400, seed: 11, noise: 4})
+	spec := Spec{Kind: KindGRU, GRU: &GRUParams{Hidden: 8, HeadHidden: 16, MaxEpochs: 30, SeqDays: 2, LearningRate: 0.005}}
+	m, gru := fitAndScore(t, spec, rows, 20)
+	_, std := fitAndScore(t, Spec{Kind: KindNaiveStandard}, rows, 20)
+	t.Logf("MAE standard naive %.2f, GRU %.2f", std, gru)
+	if gru >= std {
+		t.Fatalf("GRU MAE %.2f does not beat the standard naive's %.2f", gru, std)
+	}
+	if g := m.(*GRU); g.NumParams() == 0 || g.net.Base < 0 {
+		t.Fatalf("GRU has %d parameters, baseline index %d", g.NumParams(), g.net.Base)
+	}
+}

@@ -235,15 +235,21 @@ func (g *gruLayer[E]) backward(ws *gruWork[E], dhT []E, gr *gruLayer[E], dx []E)
 // "wide" part, which can learn LEAR-like linear effects directly):
 //
 //	h = GRU(x)
-//	y = W2·relu(W1·[h, c] + b1) + b2 + Ws·c + bs
+//	y = W2·relu(W1·[h, c] + b1) + b2 + Ws·c + bs (+ c[Base:Base+O])
+//
+// With Base >= 0, the O context values from index Base are added to the
+// output unchanged: the network then learns a correction to a baseline
+// (the GRU model passes yesterday's prices), which keeps it on the current
+// price level when the market moves away from its training data.
 type network[E Float] struct {
 	F, H, C, D, O int
+	Base          int
 	GRU           gruLayer[E]
 	D1, D2, Skip  dense[E]
 }
 
 func newNetwork[E Float](f, h, c, d, o int, rng *rand.Rand) *network[E] {
-	return &network[E]{F: f, H: h, C: c, D: d, O: o,
+	return &network[E]{F: f, H: h, C: c, D: d, O: o, Base: -1,
 		GRU:  newGRULayer[E](f, h, rng),
 		D1:   newDense[E](h+c, d, rng),
 		D2:   newDense[E](d, o, rng),
@@ -265,7 +271,7 @@ func (m *network[E]) paramNames() []string {
 
 // zeroLike returns a zeroed network of the same shape (a gradient holder).
 func (m *network[E]) zeroLike() *network[E] {
-	z := &network[E]{F: m.F, H: m.H, C: m.C, D: m.D, O: m.O,
+	z := &network[E]{F: m.F, H: m.H, C: m.C, D: m.D, O: m.O, Base: m.Base,
 		GRU:  gruLayer[E]{F: m.F, H: m.H, Wx: make([]E, len(m.GRU.Wx)), Bx: make([]E, len(m.GRU.Bx)), Wh: make([]E, len(m.GRU.Wh)), Bh: make([]E, len(m.GRU.Bh))},
 		D1:   dense[E]{In: m.D1.In, Out: m.D1.Out, W: make([]E, len(m.D1.W)), B: make([]E, len(m.D1.B))},
 		D2:   dense[E]{In: m.D2.In, Out: m.D2.Out, W: make([]E, len(m.D2.W)), B: make([]E, len(m.D2.B))},
@@ -326,6 +332,14 @@ func (m *network[E]) forward(ws *netWork[E], x, ctx []E) []E {
 		}
 	}
 	gemm(false, false, B, m.O, C, 1, ws.ctx, C, m.Skip.W, m.O, 1, ws.Y, m.O)
+	if m.Base >= 0 {
+		for b := 0; b < B; b++ {
+			row := ws.Y[b*m.O : (b+1)*m.O]
+			for j, v := range ws.ctx[b*C+m.Base : b*C+m.Base+m.O] {
+				row[j] += v
+			}
+		}
+	}
 	return ws.Y
 }
 
