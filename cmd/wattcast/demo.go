@@ -28,19 +28,22 @@ import (
 // demoOptions configure runDemo. The zero value of each field is the
 // default of `wattcast demo`.
 type demoOptions struct {
-	workDir    string   // default .wattcast/demo
-	brokers    []string // external brokers; embedded when empty
-	lakeURL    string   // default file://<workDir>/lake
-	registry   string   // default file://<workDir>/registry
-	lakeOpts   []lake.Option
-	datasets   []string                 // default all shipped data sets
-	windows    map[string]replay.Window // optional slices of the data (tests)
-	holdout    time.Duration
-	partitions int
-	prefix     string
-	seed       uint64
-	out        io.Writer
-	log        *slog.Logger
+	workDir  string   // default .wattcast/demo
+	brokers  []string // external brokers; embedded when empty
+	lakeURL  string   // default file://<workDir>/lake
+	registry string   // default file://<workDir>/registry
+	lakeOpts []lake.Option
+	datasets []string                 // default all shipped data sets
+	windows  map[string]replay.Window // optional slices of the data (tests)
+	holdout  time.Duration
+	// backtestDays is the trainer's own backtest period, the last days
+	// before the held-out weeks; default 28.
+	backtestDays int
+	partitions   int
+	prefix       string
+	seed         uint64
+	out          io.Writer
+	log          *slog.Logger
 }
 
 // demoResult is what the demo did, for its summary and its tests.
@@ -86,6 +89,9 @@ func (o *demoOptions) defaults() error {
 	}
 	if o.partitions == 0 {
 		o.partitions = 3
+	}
+	if o.backtestDays == 0 {
+		o.backtestDays = 28
 	}
 	if o.prefix == "" {
 		o.prefix = schemas.DefaultTopicPrefix
@@ -208,6 +214,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, fmt.Errorf("demo: train: %w", err)
 	}
 	res.models, res.forecastFrom = tr.models, tr.forecastFrom
+	if err := publishRegistered(ctx, kc, topics, tr.models); err != nil {
+		return nil, err
+	}
 	pr.done("%d models registered in %s", len(tr.models), o.registry)
 
 	// 5. Score: forecasts for the held-out weeks, errors as actuals arrive.
@@ -395,11 +404,11 @@ func printSummary(w io.Writer, r *demoResult) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nmodels (registry %s)\n", r.registryURL)
+	fmt.Fprintf(w, "\nmodels (registry %s), backtested on the last 4 weeks before the held-out weeks\n", r.registryURL)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "region\tmodel\tversion\tstage\tbacktest MAE\tbacktest rMAE\t")
+	fmt.Fprintln(tw, "model\tversion\tregions\tstage\tbacktest MAE\tbacktest rMAE\t")
 	for _, m := range r.models {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", m.region, m.id, m.version, m.stage, m.mae, m.rmae)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", m.id, m.version, strings.Join(m.regions, ","), m.stage, m.mae, m.rmae)
 	}
 	tw.Flush()
 
@@ -413,4 +422,28 @@ func printSummary(w io.Writer, r *demoResult) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nrMAE is MAE over the weekly naive forecast's MAE (the price 168 h earlier) on the same hours: below 1 beats it.\n")
 	fmt.Fprintf(w, "Broker %s (embedded unless --brokers was set); topics prefixed %q.\n", strings.Join(r.brokers, ","), r.topics.Prefix)
+}
+
+// publishRegistered records each registered model, and its bootstrap stage,
+// on the model-events topic.
+func publishRegistered(ctx context.Context, kc kafka.Config, topics schemas.TopicSet, ms []trainedModel) error {
+	cl, err := kc.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	now := time.Now().UTC()
+	var recs []*kgo.Record
+	for _, m := range ms {
+		ev := &schemas.ModelEvent{EventID: fmt.Sprintf("registered/%s@%s", m.id, m.version), Time: now,
+			Type: schemas.EventRegistered, ModelID: m.id, ModelVersion: m.version, ModelKind: m.kind, ToStage: m.stage,
+			Reason:   fmt.Sprintf("trained by the demo on %s; backtest rMAE %.3f", strings.Join(m.regions, ","), m.rmae),
+			Evidence: map[string]float64{"backtest_mae": m.mae, "backtest_rmae": m.rmae}, Actor: "wattcast demo"}
+		r, err := kafka.NewRecord(topics.ModelEvents, m.id, ev, kafka.Producer(version, "demo"))
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r)
+	}
+	return cl.ProduceSync(ctx, recs...).FirstErr()
 }

@@ -35,7 +35,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	res, err := runDemo(ctx, demoOptions{workDir: t.TempDir(), brokers: b.Addrs(), windows: windows, holdout: 14 * 24 * time.Hour})
+	res, err := runDemo(ctx, demoOptions{workDir: t.TempDir(), brokers: b.Addrs(), windows: windows, holdout: 14 * 24 * time.Hour, backtestDays: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

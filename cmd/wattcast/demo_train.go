@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/serving/scorer"
-	"github.com/wattcast/wattcast/training/models"
+	"github.com/wattcast/wattcast/training"
+	"github.com/wattcast/wattcast/training/registry"
 )
 
+// trainedModel is one registered model, for the summary.
 type trainedModel struct {
-	region, id, version, kind, stage string
-	mae, rmae                        float64
+	regions           []string
+	id, version, kind string
+	stage             string
+	mae, rmae         float64
 }
 
 type trainResult struct {
@@ -23,55 +27,74 @@ type trainResult struct {
 	forecastFrom map[string]time.Time
 }
 
+// mapCatalog serves fixed models per region (the smoke test's).
 type mapCatalog map[string][]scorer.Deployed
 
 func (c mapCatalog) Deployed(_ context.Context, region string) ([]scorer.Deployed, error) {
 	return c[region], nil
 }
 
-// demoTrain fits the demo's models per region on the lake's final rows
-// before the held-out weeks.
+// demoTrain trains the demo's models from the lake on everything before
+// each region's held-out last weeks, registers them (the trainer backtests
+// each on its own last four weeks before the cut and bootstraps the first
+// champion), and returns a catalog over the registry for the scorer, which
+// then forecasts the held-out weeks the models never saw.
 func demoTrain(ctx context.Context, o demoOptions, lb *lake.Bucket, pr *progress) (*trainResult, error) {
-	rows, _, err := lake.ReadFeatures(ctx, lb, lake.FeatureFilter{})
+	all, files, err := lake.ReadFeatures(ctx, lb, lake.FeatureFilter{})
 	if err != nil {
 		return nil, err
 	}
-	byRegion := map[string][]schemas.FeatureRow{}
-	for _, r := range rows {
-		byRegion[r.Region] = append(byRegion[r.Region], r)
+	last := map[string]time.Time{}
+	for _, r := range all {
+		if r.Hour.After(last[r.Region]) {
+			last[r.Region] = r.Hour
+		}
 	}
+	cut := map[string]time.Time{}
 	res := &trainResult{forecastFrom: map[string]time.Time{}}
-	cat := mapCatalog{}
-	regions := sortedKeys(byRegion)
-	for _, region := range regions {
-		rs := byRegion[region]
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Hour.Before(rs[j].Hour) })
-		last := rs[len(rs)-1].Hour
-		cut := last.Add(-o.holdout)
-		var train []schemas.FeatureRow
-		from := time.Time{}
-		for _, r := range rs {
-			if r.Hour.Before(cut) {
-				train = append(train, r)
-			} else if from.IsZero() || r.IssueTime.Before(from) {
-				from = r.IssueTime
+	for region, l := range last {
+		cut[region] = l.Add(-o.holdout).Truncate(24 * time.Hour)
+	}
+	for _, r := range all {
+		if !r.Hour.Before(cut[r.Region]) {
+			if f, ok := res.forecastFrom[r.Region]; !ok || r.IssueTime.Before(f) {
+				res.forecastFrom[r.Region] = r.IssueTime
 			}
 		}
-		res.forecastFrom[region] = from
-		kinds := []string{models.KindLEAR, models.KindNaiveWeekly, models.KindNaiveStandard}
-		for i, kind := range kinds {
-			m, _, err := models.Fit(ctx, models.Spec{Kind: kind}, train, models.FitOptions{Seed: o.seed})
-			if err != nil {
-				return nil, fmt.Errorf("fit %s for %s: %w", kind, region, err)
+	}
+	// The trainer reads the lake through this reader: each region's rows
+	// before its cut.
+	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
+		var out []schemas.FeatureRow
+		for _, r := range all {
+			if r.Hour.Before(cut[r.Region]) {
+				out = append(out, r)
 			}
-			role := schemas.RoleChallenger
-			if i == 0 {
-				role = schemas.RoleChampion
-			}
-			id := region + "-" + kind
-			cat[region] = append(cat[region], scorer.Deployed{ID: id, Version: "1", Kind: kind, Role: role, Model: m})
-			res.models = append(res.models, trainedModel{region: region, id: id, version: "1", kind: kind, stage: role})
 		}
+		return out, files, nil
+	})
+	rb, err := lake.Open(ctx, o.registry, o.lakeOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("open the registry %s: %w", o.registry, err)
+	}
+	reg := registry.New(rb)
+	specs, err := training.Preset(training.PresetDemo)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := training.Train(ctx, training.Options{Reader: reader, Registry: reg, Specs: specs, HoldoutDays: o.backtestDays,
+		RecalibrateEvery: 14, Seed: o.seed, CodeVersion: version, Progress: o.out, Log: o.log})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range tr.Models {
+		c := m.Card
+		res.models = append(res.models, trainedModel{regions: c.Regions, id: c.ID, version: c.Version, kind: c.Kind,
+			stage: m.Stage, mae: c.Backtest.Overall.MAE, rmae: c.Backtest.Overall.RMAE})
+	}
+	cat := catalog.New(catalog.NewTraining(reg, "demo"), catalog.Options{Logger: o.log})
+	if err := cat.Refresh(ctx); err != nil {
+		return nil, err
 	}
 	res.catalog = cat
 	return res, nil
