@@ -181,7 +181,7 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 	t.Parallel()
 	topics := schemas.NewTopicSet("t1.")
 	kc := startBroker(t, topics)
-	in := history([]string{"FI", "DK_1", "SE_3"}, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC), 12)
+	in := history([]string{"FI", "DK1", "SE3"}, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC), 12)
 	bad := []*kgo.Record{
 		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region": "FI", "value": `)},
 		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region":"FI","market":"m","source":"t","start":"2023-05-20T00:00:00Z","end":"2023-05-20T01:00:00Z","value":1e9,"unit":"EUR/MWh","currency":"EUR","vat_included":false,"published_at":"2023-05-12T11:45:00Z"}`)},
@@ -232,7 +232,7 @@ func TestProcessorRestartsExactlyOnce(t *testing.T) {
 	t.Parallel()
 	topics := schemas.NewTopicSet("t2.")
 	kc := startBroker(t, topics)
-	in := history([]string{"FI", "DK_1"}, time.Date(2023, 10, 20, 0, 0, 0, 0, time.UTC), 14)
+	in := history([]string{"FI", "DK1"}, time.Date(2023, 10, 20, 0, 0, 0, 0, time.UTC), 14)
 	publish(t, kc, topics, in)
 
 	stops := 0

@@ -50,20 +50,25 @@ type Region struct {
 // close at 12:00 CET and before Octopus publishes Agile prices at about
 // 16:00 UK time.
 func DefaultRegions() map[string]Region {
+	// Nordic bidding zones are named as Nord Pool names them (DK1, SE3):
+	// the ids `wattcast import --preset entsoe-*` publishes.
 	r := map[string]Region{
-		"FI":   {"Europe/Helsinki", "FI", "10:00"},
-		"DK_1": {"Europe/Copenhagen", "DK", "10:00"},
-		"DK_2": {"Europe/Copenhagen", "DK", "10:00"},
-		"SE_3": {"Europe/Stockholm", "SE", "10:00"},
-		"SE_4": {"Europe/Stockholm", "SE", "10:00"},
-		"NO_2": {"Europe/Oslo", "NO", "10:00"},
-		"ES":   {"Europe/Madrid", "ES", "10:00"},
-		"PL":   {"Europe/Warsaw", "PL", "10:00"},
-		"DE":   {"Europe/Berlin", "DE", "10:00"},
-		"NL":   {"Europe/Amsterdam", "NL", "10:00"},
-		"FR":   {"Europe/Paris", "FR", "10:00"},
-		"BE":   {"Europe/Brussels", "BE", "10:00"},
-		"AT":   {"Europe/Vienna", "AT", "10:00"},
+		"FI":  {"Europe/Helsinki", "FI", "10:00"},
+		"DK1": {"Europe/Copenhagen", "DK", "10:00"},
+		"DK2": {"Europe/Copenhagen", "DK", "10:00"},
+		"ES":  {"Europe/Madrid", "ES", "10:00"},
+		"PL":  {"Europe/Warsaw", "PL", "10:00"},
+		"DE":  {"Europe/Berlin", "DE", "10:00"},
+		"NL":  {"Europe/Amsterdam", "NL", "10:00"},
+		"FR":  {"Europe/Paris", "FR", "10:00"},
+		"BE":  {"Europe/Brussels", "BE", "10:00"},
+		"AT":  {"Europe/Vienna", "AT", "10:00"},
+	}
+	for i := 1; i <= 4; i++ {
+		r[fmt.Sprintf("SE%d", i)] = Region{"Europe/Stockholm", "SE", "10:00"}
+	}
+	for i := 1; i <= 5; i++ {
+		r[fmt.Sprintf("NO%d", i)] = Region{"Europe/Oslo", "NO", "10:00"}
 	}
 	for _, l := range "ABCDEFGHJKLMNP" {
 		r["GB-"+string(l)] = Region{"Europe/London", "GB", "10:00"}
@@ -149,4 +154,16 @@ func (ri *regionInfo) day(t time.Time) (start, next time.Time) {
 	s := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, ri.cal.Location())
 	n := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, ri.cal.Location())
 	return s.UTC(), n.UTC()
+}
+
+// dayRange is a local delivery day: its start and the next day's (local
+// midnights, Unix) and its forecast's issue time.
+type dayRange struct{ start, next, iss int64 }
+
+func (d dayRange) has(h int64) bool { return h >= d.start && h < d.next }
+
+// dayRange returns the delivery day containing h.
+func (ri *regionInfo) dayRange(h int64) dayRange {
+	start, next := ri.day(unix(h))
+	return dayRange{start.Unix(), next.Unix(), ri.issue(start.In(ri.cal.Location())).Unix()}
 }

@@ -106,7 +106,7 @@ func catalog() staticCatalog {
 // and every error record is |forecast - actual| for its hour.
 func TestForecastsAndErrors(t *testing.T) {
 	t.Parallel()
-	regions := []string{"FI", "DK_1", "SE_3"}
+	regions := []string{"FI", "DK1", "SE3"}
 	kc, topics, _ := setup(t, "s1.", regions, 21)
 	from := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
 	s, err := New(Config{Kafka: kc, Topics: topics, Catalog: catalog(), ForecastFrom: from, Producer: "test", StopAtEnd: true})
@@ -168,7 +168,7 @@ func TestForecastsAndErrors(t *testing.T) {
 					point = &f.Points[i]
 				}
 			}
-			ri := map[string]int{"FI": 0, "DK_1": 1, "SE_3": 2}[e.Region]
+			ri := map[string]int{"FI": 0, "DK1": 1, "SE3": 2}[e.Region]
 			actual := featurestest.Price(ri, e.Hour)
 			if point == nil || e.Forecast != point.Value || e.Actual != actual || e.AbsError != math.Abs(point.Value-actual) {
 				t.Fatalf("error record %+v does not match forecast point %+v and actual %v", e, point, actual)

@@ -171,8 +171,8 @@ func TestENTSOEPresetSpringClockChange(t *testing.T) {
 			if _, ok := f.Values["Won_DA"]; ok {
 				t.Error("Won_DA 0 published, want it read as missing")
 			}
-			if v, ok := f.Values["Load_DA"]; ok && (v != 8770 || !f.IssuedAt.Equal(mustTime(t, "2015-03-28T09:00:00Z"))) {
-				t.Errorf("Load_DA %g issued %s, want 8770 issued 10:00 CET on 28 Mar", v, f.IssuedAt)
+			if v, ok := f.Values["Load_DA"]; ok && (v != 8770 || !f.IssuedAt.Equal(mustTime(t, "2015-03-28T08:00:00Z"))) {
+				t.Errorf("Load_DA %g issued %s, want 8770 issued 09:00 CET on 28 Mar (in practice, before the auction)", v, f.IssuedAt)
 			}
 		}
 	}
@@ -444,5 +444,38 @@ func TestFromTo(t *testing.T) {
 		if p.Start.Before(mustTime(t, "2015-03-28T23:00:00Z")) || !p.Start.Before(mustTime(t, "2015-03-30T22:00:00Z")) {
 			t.Errorf("price at %s outside the slice", p.Start)
 		}
+	}
+}
+
+// The strict presets date each TSO forecast by its regulatory deadline:
+// load 10:00 CET, generation and wind/solar 18:00 CET on D-1.
+func TestENTSOEStrictPresetUsesTheDeadlines(t *testing.T) {
+	t.Parallel()
+	m, err := Preset("entsoe-FI-strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ParseFile("testdata/entsoe_FI_2015-03.csv", m, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range res.Forecasts {
+		if !f.Time.Equal(mustTime(t, "2015-03-10T12:00:00Z")) {
+			continue
+		}
+		for k := range f.Values {
+			seen[k] = true
+			want := mustTime(t, "2015-03-09T17:00:00Z") // 18:00 CET
+			if k == "Load_DA" {
+				want = mustTime(t, "2015-03-09T09:00:00Z") // 10:00 CET
+			}
+			if !f.IssuedAt.Equal(want) {
+				t.Errorf("%s issued %s, want %s", k, f.IssuedAt, want)
+			}
+		}
+	}
+	if !seen["Load_DA"] || !seen["Won_DA"] {
+		t.Fatalf("forecast values seen for the hour: %v", seen)
 	}
 }

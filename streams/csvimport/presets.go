@@ -20,7 +20,7 @@ var entsoeZones = map[string]string{"FI": "FI", "DK_1": "DK1", "SE_3": "SE3", "N
 func Presets() []string {
 	out := []string{PresetNordPoolFI, PresetOctopusAgile}
 	for z := range entsoeZones {
-		out = append(out, "entsoe-"+z)
+		out = append(out, "entsoe-"+z, "entsoe-"+z+strictSuffix)
 	}
 	sort.Strings(out)
 	return out
@@ -35,8 +35,9 @@ func Preset(name string) (Mapping, error) {
 		m = nordPoolFI()
 	case name == PresetOctopusAgile:
 		m = octopusAgile()
-	case strings.HasPrefix(name, "entsoe-") && entsoeZones[strings.TrimPrefix(name, "entsoe-")] != "":
-		m = entsoe(strings.TrimPrefix(name, "entsoe-"))
+	case strings.HasPrefix(name, "entsoe-") && entsoeZones[strings.TrimSuffix(strings.TrimPrefix(name, "entsoe-"), strictSuffix)] != "":
+		zone := strings.TrimPrefix(name, "entsoe-")
+		m = entsoe(strings.TrimSuffix(zone, strictSuffix), strings.HasSuffix(zone, strictSuffix))
 	default:
 		return Mapping{}, fmt.Errorf("csvimport: no preset %q (have %s)", name, strings.Join(Presets(), ", "))
 	}
@@ -106,16 +107,36 @@ func octopusAgile() Mapping {
 	}
 }
 
+// strictSuffix names the ENTSO-E presets that date each forecast by its
+// regulatory deadline instead of by when it is out in practice.
+const strictSuffix = "-strict"
+
 // entsoe reads the Deepforkit ENTSO-E Transparency zone files: the first
 // column (no name) is local CET/CEST time with 24 rows a day (the 02:00 row
 // on the spring clock-change day repeats 01:00; the one 02:00 row in
-// autumn averages both), Price_DA in EUR/MWh, and forecasts published under
-// Regulation 543/2013: total load day-ahead (Art. 6.1.b, two hours before
-// the 12:00 CET gate closure), generation and wind/solar day-ahead (Art.
-// 14.1.c and d, by 18:00 CET on D-1). 0 marks a gap in those columns.
-func entsoe(zone string) Mapping {
+// autumn averages both), Price_DA in EUR/MWh, and the TSOs' day-ahead
+// forecasts of load, scheduled generation and wind and solar output. 0 marks
+// a gap in those columns.
+//
+// When are those forecasts known? Regulation 543/2013 sets deadlines: total
+// load two hours before the 12:00 CET gate closure (Art. 6.1.b), generation
+// and wind/solar by 18:00 CET on D-1 (Art. 14.1.c/d), i.e. possibly after
+// the auction. In practice TSOs publish all of them in the morning of D-1
+// for the auction, and the electricity price forecasting literature and
+// epftoolbox use them as inputs for day D. The default presets follow
+// practice: every day-ahead forecast issued at 09:00 CET on D-1. The
+// "-strict" presets follow the deadlines (load 10:00, the rest 18:00), so a
+// forecast issued at 10:00 local time cannot use the generation and
+// wind/solar forecasts for its day. docs/backtest.md reports both.
+func entsoe(zone string, strict bool) Mapping {
+	load, gen := "D-1 09:00 Europe/Brussels", "D-1 09:00 Europe/Brussels"
+	name := "entsoe_" + zone
+	if strict {
+		load, gen = "D-1 10:00 Europe/Brussels", "D-1 18:00 Europe/Brussels"
+		name += "_strict"
+	}
 	m := Mapping{
-		Name:      "entsoe_" + zone,
+		Name:      name,
 		Header:    yes(),
 		Time:      TimeColumn{Column: "#0", Format: "1/2/2006 15:04", Zone: "Europe/Brussels", DST: DSTEvened},
 		Period:    Duration(time.Hour),
@@ -125,11 +146,11 @@ func entsoe(zone string) Mapping {
 		Published: MustRule("D-1 12:45 Europe/Brussels"),
 		Location:  Location{Name: entsoeZones[zone]},
 		Exogenous: []Exogenous{
-			{Column: "Load_DA", Kind: KnownAhead, Issued: MustRule("D-1 10:00 Europe/Brussels"), ZeroMissing: true},
-			{Column: "Gen_SC", Kind: KnownAhead, Issued: MustRule("D-1 18:00 Europe/Brussels"), ZeroMissing: true},
-			{Column: "Sol_DA", Kind: KnownAhead, Issued: MustRule("D-1 18:00 Europe/Brussels"), ZeroMissing: true},
-			{Column: "Won_DA", Kind: KnownAhead, Issued: MustRule("D-1 18:00 Europe/Brussels"), ZeroMissing: true},
-			{Column: "Woff_DA", Kind: KnownAhead, Issued: MustRule("D-1 18:00 Europe/Brussels"), ZeroMissing: true, Optional: true},
+			{Column: "Load_DA", Kind: KnownAhead, Issued: MustRule(load), ZeroMissing: true},
+			{Column: "Gen_SC", Kind: KnownAhead, Issued: MustRule(gen), ZeroMissing: true},
+			{Column: "Sol_DA", Kind: KnownAhead, Issued: MustRule(gen), ZeroMissing: true},
+			{Column: "Won_DA", Kind: KnownAhead, Issued: MustRule(gen), ZeroMissing: true},
+			{Column: "Woff_DA", Kind: KnownAhead, Issued: MustRule(gen), ZeroMissing: true, Optional: true},
 			// Actual load is published within an hour after the hour
 			// (Art. 6.1.a).
 			{Column: "Load_AC", Kind: Observed, Delay: Duration(time.Hour), ZeroMissing: true},

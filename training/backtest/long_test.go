@@ -28,9 +28,9 @@ import (
 //
 // WATTCAST_LONG_MODELS lists the model kinds, WATTCAST_LONG_RECAL and
 // WATTCAST_LONG_RECAL_GRU the refit intervals (days), WATTCAST_LONG_OUT a
-// markdown file to append the tables to, and WATTCAST_LONG_VARIANT=-early
-// declares the known-ahead columns issued at 09:00 CET on D-1 (the
-// information set epftoolbox assumes) instead of the presets' deadlines.
+// markdown file to append the tables to, and WATTCAST_LONG_VARIANT=-strict
+// uses the entsoe-*-strict presets, which date the TSOs' forecasts by their
+// regulatory deadlines instead of the morning of D-1 (docs/backtest.md).
 func TestLongBacktest(t *testing.T) {
 	which := os.Getenv("WATTCAST_LONG_BACKTEST")
 	dir := os.Getenv("WATTCAST_SHARED_DATA")
@@ -120,22 +120,16 @@ func cachedRows(t *testing.T, ds longDataset) []schemas.FeatureRow {
 			return rows
 		}
 	}
-	m, err := csvimport.Preset(ds.preset)
+	preset := ds.preset
+	if variant == "-strict" && strings.HasPrefix(preset, "entsoe-") {
+		preset += "-strict"
+	}
+	m, err := csvimport.Preset(preset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ds.mapping != nil {
 		ds.mapping(&m)
-	}
-	if variant == "-early" {
-		// epftoolbox's information set: the TSOs' day-ahead forecasts for D
-		// are known before the issue time (here: issued 09:00 CET on D-1,
-		// not the regulatory deadlines the preset declares).
-		for i := range m.Exogenous {
-			if m.Exogenous[i].Kind == csvimport.KnownAhead {
-				m.Exogenous[i].Issued = csvimport.MustRule("D-1 09:00 Europe/Brussels")
-			}
-		}
 	}
 	rows, info, err := dataset.Load(ds.file, dataset.Options{Mapping: m, Region: ds.region})
 	if err != nil {
