@@ -18,9 +18,13 @@ demo: build
 NUMERIC_PKGS := ./training ./training/models ./training/backtest
 RACE_PKGS = $(shell $(GO) list ./... | grep -v -x -e 'github.com/wattcast/wattcast/training' -e 'github.com/wattcast/wattcast/training/models' -e 'github.com/wattcast/wattcast/training/backtest')
 
+# The commands' tests that fit models are numeric too.
+NUMERIC_TESTS := TestBacktestCommand|TestTrainCommand
+
 test:
-	$(GO) test -race -shuffle=on -timeout 20m $(RACE_PKGS)
+	$(GO) test -race -shuffle=on -timeout 20m -skip '$(NUMERIC_TESTS)' $(RACE_PKGS)
 	$(GO) test -shuffle=on -timeout 20m $(NUMERIC_PKGS)
+	$(GO) test -shuffle=on -timeout 20m -run '$(NUMERIC_TESTS)' ./cmd/wattcast
 
 vet:
 	$(GO) vet ./...
