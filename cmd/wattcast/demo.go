@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/lake"
@@ -320,11 +319,6 @@ func lakeLine(st map[string]lake.TableStats) string {
 // offset, less the transaction markers of transactional topics, counted by
 // reading them).
 func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet) (map[string]int64, error) {
-	cl, err := kc.NewClient()
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
 	names := make([]string, 0)
 	for _, s := range t.Specs(0, 0) {
 		names = append(names, s.Name)
@@ -337,53 +331,14 @@ func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet) (map[
 		}
 		out[n] = c
 	}
-	_ = kadm.NewClient(cl)
 	return out, nil
 }
 
-// countRecords reads a topic to its end, read_committed, and counts its data
-// records: the exact number a consumer sees.
+// countRecords counts the records a read_committed consumer sees on topic.
 func countRecords(ctx context.Context, kc kafka.Config, topic string) (int64, error) {
-	adm, err := kc.NewClient()
-	if err != nil {
-		return 0, err
-	}
-	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return 0, fmt.Errorf("demo: end offsets of %s: %w", topic, err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	if len(want) == 0 {
-		return 0, nil
-	}
-	cl, err := kc.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
 	var n int64
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				n++
-			}
-			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return n, nil
+	err := kafka.Scan(ctx, kc, topic, func(*kgo.Record) { n++ })
+	return n, err
 }
 
 // printSummary writes the demo's closing report.

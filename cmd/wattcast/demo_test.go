@@ -178,21 +178,11 @@ func day(t *testing.T, s string) time.Time {
 
 func readTopic(t *testing.T, kc kafka.Config, topic string) []*kgo.Record {
 	t.Helper()
-	cl, err := kc.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	recs, err := kafka.ReadAll(ctx, kc, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	var out []*kgo.Record
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
-		if n == 0 {
-			return out
-		}
-	}
+	return recs
 }

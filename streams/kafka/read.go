@@ -1,0 +1,82 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ReadAll reads every committed record of topic, read_committed, up to the
+// end offsets the topic had when ReadAll was called, and returns them in
+// partition and offset order. It is for tools and tests: it holds
+// everything in memory (Scan does not).
+func ReadAll(ctx context.Context, cfg Config, topic string) ([]*kgo.Record, error) {
+	byPart := map[int32][]*kgo.Record{}
+	if err := Scan(ctx, cfg, topic, func(r *kgo.Record) { byPart[r.Partition] = append(byPart[r.Partition], r) }); err != nil {
+		return nil, err
+	}
+	var out []*kgo.Record
+	for p := int32(0); len(byPart) > 0; p++ {
+		out = append(out, byPart[p]...)
+		delete(byPart, p)
+	}
+	return out, nil
+}
+
+// Scan calls fn with every committed record of topic, read_committed, up to
+// the end offsets the topic had when Scan was called, in offset order within
+// each partition.
+func Scan(ctx context.Context, cfg Config, topic string, fn func(*kgo.Record)) error {
+	adm, err := cfg.NewClient()
+	if err != nil {
+		return err
+	}
+	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+	adm.Close()
+	if err != nil {
+		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil
+	}
+	// Control records (transaction markers) are kept so that a partition
+	// whose last offset is a marker is seen to be at its end.
+	cl, err := cfg.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("kafka: reading %s: %w", topic, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("kafka: reading %s: %w", topic, ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := want[r.Partition]
+			if !ok || r.Offset >= end {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				fn(r)
+			}
+			if r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return nil
+}
