@@ -14,6 +14,7 @@ func demoCommand() *command {
 			dir := fs.String("work-dir", ".wattcast/demo", "directory for the demo's broker data, lake and registry (cleaned at start)")
 			holdout := fs.Int("holdout-weeks", 4, "weeks at the end of each region's history held out for scoring")
 			seed := fs.Uint64("seed", 1, "random seed of the model fits")
+			models := fs.String("models", "demo", "model set to train: demo (weekly naive and LEAR, fastest), demo-gru (adds a small GRU), full")
 			return func(rc *runContext) error {
 				// The stages' own logs would drown the demo's progress:
 				// show their warnings only, unless debug logs were asked for.
@@ -25,7 +26,7 @@ func demoCommand() *command {
 					}
 				}
 				o := demoOptions{workDir: *dir, brokers: g.brokers, holdout: time.Duration(*holdout) * 7 * 24 * time.Hour,
-					partitions: g.partitions, seed: *seed, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
+					partitions: g.partitions, seed: *seed, preset: *models, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
 				if g.lakeURL != defaultLakeURL {
 					o.lakeURL = g.lakeURL
 				}

@@ -41,6 +41,7 @@ type demoOptions struct {
 	partitions   int
 	prefix       string
 	seed         uint64
+	preset       string // training preset; default training.PresetDemo
 	out          io.Writer
 	log          *slog.Logger
 }

@@ -78,7 +78,11 @@ func demoTrain(ctx context.Context, o demoOptions, lb *lake.Bucket, pr *progress
 		return nil, fmt.Errorf("open the registry %s: %w", o.registry, err)
 	}
 	reg := registry.New(rb)
-	specs, err := training.Preset(training.PresetDemo)
+	preset := o.preset
+	if preset == "" {
+		preset = training.PresetDemo
+	}
+	specs, err := training.Preset(preset)
 	if err != nil {
 		return nil, err
 	}
