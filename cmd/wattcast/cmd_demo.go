@@ -2,7 +2,12 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/wattcast/wattcast/streams/replay"
 )
 
 func demoCommand() *command {
@@ -13,7 +18,10 @@ func demoCommand() *command {
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			dir := fs.String("work-dir", ".wattcast/demo", "directory for the demo's broker data, lake and registry (cleaned at start)")
 			holdout := fs.Int("holdout-weeks", 4, "weeks at the end of each region's history held out for scoring")
+			backtest := fs.Int("backtest-days", 28, "days before the held-out weeks on which the trainer backtests each model")
 			seed := fs.Uint64("seed", 1, "random seed of the model fits")
+			var windows windowsFlag
+			fs.Var(&windows, "replay-window", "replay only a slice of a data set: DATASET=FROM..TO (dates, TO exclusive), comma separated, e.g. nordpool-fi=2024-03-04..2024-05-13")
 			models := fs.String("models", "demo", "model set to train: demo (weekly naive and LEAR, fastest), demo-gru (adds a small GRU), full")
 			return func(rc *runContext) error {
 				// The stages' own logs would drown the demo's progress:
@@ -26,7 +34,7 @@ func demoCommand() *command {
 					}
 				}
 				o := demoOptions{workDir: *dir, brokers: g.brokers, holdout: time.Duration(*holdout) * 7 * 24 * time.Hour,
-					partitions: g.partitions, seed: *seed, preset: *models, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
+					partitions: g.partitions, seed: *seed, preset: *models, windows: windows, backtestDays: *backtest, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
 				if g.lakeURL != defaultLakeURL {
 					o.lakeURL = g.lakeURL
 				}
@@ -40,4 +48,40 @@ func demoCommand() *command {
 			}
 		},
 	}
+}
+
+// windowsFlag parses DATASET=FROM..TO,... into replay windows.
+type windowsFlag map[string]replay.Window
+
+func (w *windowsFlag) String() string {
+	var parts []string
+	for k, v := range *w {
+		parts = append(parts, k+"="+v.From.Format(time.DateOnly)+".."+v.To.Format(time.DateOnly))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (w *windowsFlag) Set(s string) error {
+	m := windowsFlag{}
+	for _, part := range strings.Split(s, ",") {
+		name, span, ok := strings.Cut(strings.TrimSpace(part), "=")
+		from, to, ok2 := strings.Cut(span, "..")
+		if !ok || !ok2 {
+			return fmt.Errorf("%q: want DATASET=FROM..TO", part)
+		}
+		f, err := time.Parse(time.DateOnly, from)
+		if err != nil {
+			return fmt.Errorf("%q: %w", part, err)
+		}
+		t, err := time.Parse(time.DateOnly, to)
+		if err != nil {
+			return fmt.Errorf("%q: %w", part, err)
+		}
+		if !slices.Contains(replay.Datasets(), name) {
+			return fmt.Errorf("%q: no data set %q (have %s)", part, name, strings.Join(replay.Datasets(), ", "))
+		}
+		m[name] = replay.Window{From: f, To: t}
+	}
+	*w = m
+	return nil
 }

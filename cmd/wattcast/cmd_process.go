@@ -28,6 +28,8 @@ func processCommand() *command {
 			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "roll-time span (UTC-aligned) of a lake batch before its files are cut")
 			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
 			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
+			group := fs.String("group", "", "the feature processor's consumer group (default wattcast-processor, or derived from a non-default --topic-prefix)")
+			lakeGroup := fs.String("lake-group", "", "the lake sink's consumer group (default wattcast-lakesink, or derived from a non-default --topic-prefix)")
 			return func(rc *runContext) error {
 				kc, err := g.kafkaConfig(rc, rc.log, "wattcast-process")
 				if err != nil {
@@ -46,7 +48,7 @@ func processCommand() *command {
 					p, err := processors.New(processors.Config{
 						Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"), Logger: rc.log,
 						Features:  features.Config{Regions: extra, AllowedLateness: *lateness},
-						StopAtEnd: *untilEnd, InstanceID: *instance,
+						StopAtEnd: *untilEnd, InstanceID: *instance, Group: orDefault(*group, groupFor(processors.DefaultGroup, g.topicPrefix)),
 					})
 					if err != nil {
 						return err
@@ -59,6 +61,7 @@ func processCommand() *command {
 						return err
 					}
 					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
+						Group:   orDefault(*lakeGroup, groupFor(lakesink.DefaultGroup, g.topicPrefix)),
 						MaxRows: *maxRows, RollInterval: *roll, StopAtEnd: *untilEnd})
 					if err != nil {
 						return err
@@ -82,4 +85,11 @@ func ensureTopics(ctx context.Context, kc kafka.Config, specs []schemas.TopicSpe
 		return err
 	}
 	return kafka.EnsureTopics(ctx, cl, specs, -1)
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/kafka"
@@ -71,3 +72,13 @@ func (g *globals) kafkaConfig(ctx context.Context, log *slog.Logger, clientID st
 
 // defaultLakeURL is the lake of the stage commands when --lake is not set.
 const defaultLakeURL = "file://.wattcast/lake"
+
+// groupFor names a stage's consumer group: the stage's default group for
+// the default topic prefix, and one derived from the prefix for any other,
+// so that two topic sets on one cluster never share a group.
+func groupFor(base, prefix string) string {
+	if prefix == "" || prefix == schemas.DefaultTopicPrefix {
+		return base
+	}
+	return base + "." + strings.TrimSuffix(prefix, ".")
+}
