@@ -43,9 +43,18 @@ func (s *suiteEnv) demoRun(t *testing.T) *demoRun {
 
 var demoPrefix = regexp.MustCompile(`topics prefixed "([^"]+)"`)
 
+// demoWindows are the slices of the shipped history the demo replays here:
+// ten weeks of each data set, enough to train on eight and score two.
+func demoWindows() map[string]replay.Window {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	return map[string]replay.Window{
+		replay.NordPoolFI:    {From: day("2024-03-04"), To: day("2024-05-13")},
+		replay.OctopusAgileA: {From: day("2021-03-01"), To: day("2021-05-10")},
+	}
+}
+
 // runDemo runs `wattcast demo --brokers ... --lake s3://... --registry
-// s3://...` on the shipped history. The demo has no flag to replay a slice
-// of it, so it replays all of it (about 120 000 records).
+// s3://...` on slices of the shipped history (demoWindows).
 func (s *suiteEnv) runDemo(bin string) (*demoRun, error) {
 	name := s.name("demo")
 	d := &demoRun{lakeURL: s.lakeURL(name, "lake"), registryURL: s.lakeURL(name, "registry")}
@@ -54,8 +63,13 @@ func (s *suiteEnv) runDemo(bin string) (*demoRun, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+	var windows []string
+	for name, w := range demoWindows() {
+		windows = append(windows, name+"="+w.From.Format(time.DateOnly)+".."+w.To.Format(time.DateOnly))
+	}
 	args := []string{"demo", "--brokers", strings.Join(s.brokers, ","), "--lake", d.lakeURL, "--registry", d.registryURL,
-		"--s3-endpoint", s.s3, "--work-dir", work}
+		"--s3-endpoint", s.s3, "--work-dir", work, "--replay-window", strings.Join(windows, ","),
+		"--holdout-weeks", "2", "--backtest-days", "7"}
 	if s.pathStyle {
 		args = append(args, "--s3-path-style")
 	}
@@ -162,7 +176,7 @@ func TestWholePipelineAgainstRealServers(t *testing.T) {
 	d := s.demoRun(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	data, err := replay.Load(d.topics, replay.Options{})
+	data, err := replay.Load(d.topics, replay.Options{Windows: demoWindows()})
 	if err != nil {
 		t.Fatal(err)
 	}
