@@ -60,12 +60,12 @@ import (
 //     records no restore may ever apply.
 //
 // After SIGKILL the new instance waits for the dead member's session to
-// expire (franz-go's default 45 s) before the group assigns it anything:
-// that wait is most of this test's time.
+// expire (runner.Config.SessionTimeout, 10 s) before the group assigns it
+// anything: that wait is much of this test's time.
 func TestExactlyOnceAcrossProcessorKills(t *testing.T) {
 	s := servers(t)
 	st := newStreamTest(t, s, "kills")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	st.pub.start(t, s)
 
@@ -78,7 +78,7 @@ func TestExactlyOnceAcrossProcessorKills(t *testing.T) {
 	var old groupState
 	launch := func() {
 		n++
-		old, _ = describeGroup(ctx, st.adm, processorGroup, st.topics)
+		old, _ = describeGroup(ctx, st.adm, st.processorGroup(), st.topics)
 		c = st.process(t, fmt.Sprintf("process-%d", n), "kills")
 	}
 	start := func() time.Time {
@@ -127,7 +127,7 @@ func TestExactlyOnceAcrossProcessorKills(t *testing.T) {
 		batchTP, batchFrom, batchTo, batchFrom, journaled), at)
 
 	// 2. Mid-transaction: the restarted instance's first transaction
-	// carries the backlog of its 45 s wait, so it is open for a while.
+	// carries the backlog of its 10 s wait, so it is open for a while.
 	at = start()
 	var open tp
 	var size int64
@@ -253,15 +253,21 @@ func TestExactlyOnceAcrossProcessorKills(t *testing.T) {
 // Members of a SIGKILLed instance stay until their session times out.
 func (st *streamTest) waitAssigned(t *testing.T, ctx context.Context, c *child, old map[string]int) time.Time {
 	t.Helper()
+	// Two minutes: the session timeout (10 s) and a rebalance are seconds.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var last groupState
 	err := waitUntil(ctx, "the new instance to be assigned partitions", 10*time.Millisecond, func() (bool, error) {
 		if err := c.gone(); err != nil {
 			return false, err
 		}
-		g, err := describeGroup(ctx, st.adm, processorGroup, st.topics)
+		g, err := describeGroup(ctx, st.adm, st.processorGroup(), st.topics)
+		last = g
 		return err == nil && g.stableWithout(old), nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; group %s last seen %s with partitions per member %v (earlier members %v)",
+			err, st.processorGroup(), last.state, last.assigned, old)
 	}
 	return time.Now()
 }
@@ -368,7 +374,7 @@ func halfWrittenBatches(ctx context.Context, store *lake.Bucket) (int, error) {
 // past its committed offset and no journal there yet: its current batch
 // is open, in memory only.
 func openSinkBatch(ctx context.Context, st *streamTest, store *lake.Bucket) (tp, int64, int64, bool, error) {
-	committed, err := groupOffsets(ctx, st.adm, sinkGroup, st.topics)
+	committed, err := groupOffsets(ctx, st.adm, st.sinkGroup(), st.topics)
 	if err != nil {
 		return tp{}, 0, 0, false, err
 	}
@@ -399,7 +405,7 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	s := servers(t)
 	script := s.brokerScript(t)
 	st := newStreamTest(t, s, "broker")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	st.pub.start(t, s)
 	c := st.process(t, "process", "broker")
@@ -439,7 +445,7 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	// minutes (kafka.Config.Opts), so a broker back within seconds should
 	// cost seconds. When the feature processor's runner gives its group
 	// session up during the outage instead, the new session's member waits
-	// until the old one's session times out (45 s): it could not leave the
+	// until the old one's session times out (10 s): it could not leave the
 	// group while the broker was down.
 	t.Run("processing resumes within 30 s after the broker is back", func(t *testing.T) {
 		if d := resumed.Sub(up); d > 30*time.Second {
@@ -508,7 +514,7 @@ func (s *suiteEnv) brokerScript(t *testing.T) func(ctx context.Context, cmd stri
 func TestExactlyOnceAcrossObjectStoreOutage(t *testing.T) {
 	s := servers(t)
 	st := newStreamTest(t, s, "s3outage")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	st.pub.start(t, s)
 	c := st.process(t, "process", "s3outage")
@@ -519,7 +525,7 @@ func TestExactlyOnceAcrossObjectStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := st.midStream(t, "outage")
-	committedBefore, err := groupOffsets(ctx, st.adm, sinkGroup, st.topics)
+	committedBefore, err := groupOffsets(ctx, st.adm, st.sinkGroup(), st.topics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +537,7 @@ func TestExactlyOnceAcrossObjectStoreOutage(t *testing.T) {
 	to := time.Now()
 	st.watch.setInterval(time.Second)
 	refused := st.proxy.refused.Load()
-	committedDuring, err := groupOffsets(ctx, st.adm, sinkGroup, st.topics)
+	committedDuring, err := groupOffsets(ctx, st.adm, st.sinkGroup(), st.topics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,10 +101,14 @@ func (st *streamTest) midStream(t *testing.T, what string) int {
 func (st *streamTest) finish(t *testing.T, ctx context.Context, running ...*child) *outcome {
 	t.Helper()
 	items := st.pub.items(t)
-	if err := waitUntil(ctx, "the processor to commit every input", 200*time.Millisecond, func() (bool, error) {
-		return processorCaughtUp(ctx, st.adm, st.topics)
+	// A running processor catches up on a few hundred records in seconds;
+	// three minutes means it is stuck, not slow.
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := waitUntil(cctx, "the processor to commit every input", 200*time.Millisecond, func() (bool, error) {
+		return processorCaughtUp(cctx, st.adm, st.topics)
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (group %s)", err, st.processorGroup())
 	}
 	for _, c := range running {
 		if err := c.stop(time.Minute); err != nil {
@@ -124,8 +128,8 @@ func (st *streamTest) finish(t *testing.T, ctx context.Context, running ...*chil
 	return o
 }
 
-// sinkGroup and processorGroup are the stages' consumer groups.
-const (
-	processorGroup = processors.DefaultGroup
-	sinkGroup      = lakesink.DefaultGroup
-)
+// processorGroup and sinkGroup are the consumer groups the process command
+// derives from the test's topic prefix (schemas.TopicSet.Group): the test
+// passes no --group, so it checks the names a user gets too.
+func (st *streamTest) processorGroup() string { return st.topics.Group(processors.DefaultGroup) }
+func (st *streamTest) sinkGroup() string      { return st.topics.Group(lakesink.DefaultGroup) }

@@ -80,7 +80,7 @@ func processorCaughtUp(ctx context.Context, adm *kadm.Client, topics schemas.Top
 	if err != nil {
 		return false, err
 	}
-	got, err := groupOffsets(ctx, adm, processors.DefaultGroup, topics)
+	got, err := groupOffsets(ctx, adm, topics.Group(processors.DefaultGroup), topics)
 	if err != nil {
 		return false, err
 	}
@@ -295,7 +295,7 @@ func (w *durabilityWatch) run() {
 func (w *durabilityWatch) sample(ctx context.Context) (durabilitySample, error) {
 	smp := durabilitySample{at: time.Now(), durable: map[tp][]span{}}
 	var err error
-	if smp.committed, err = groupOffsets(ctx, w.adm, lakesink.DefaultGroup, w.topics); err != nil {
+	if smp.committed, err = groupOffsets(ctx, w.adm, w.topics.Group(lakesink.DefaultGroup), w.topics); err != nil {
 		return smp, err
 	}
 	keys, err := w.store.List(ctx, "")

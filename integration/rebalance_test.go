@@ -16,7 +16,7 @@ import (
 func TestRebalanceTwoInstancesOneLeaves(t *testing.T) {
 	s := servers(t)
 	st := newStreamTest(t, s, "rebalance")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	st.pub.start(t, s)
 	a := st.process(t, "process-a", "a")
@@ -28,7 +28,7 @@ func TestRebalanceTwoInstancesOneLeaves(t *testing.T) {
 	b := st.process(t, "process-b", "b")
 	var both groupState
 	if err := waitUntil(ctx, "both instances in the processor group", 50*time.Millisecond, func() (bool, error) {
-		g, err := describeGroup(ctx, st.adm, processorGroup, st.topics)
+		g, err := describeGroup(ctx, st.adm, st.processorGroup(), st.topics)
 		both = g
 		return err == nil && g.state == "Stable" && len(g.holding()) == 2, nil
 	}); err != nil {
@@ -36,7 +36,7 @@ func TestRebalanceTwoInstancesOneLeaves(t *testing.T) {
 	}
 	var sinkBoth groupState
 	if err := waitUntil(ctx, "both instances with partitions in the lake sink group", 50*time.Millisecond, func() (bool, error) {
-		g, err := describeGroup(ctx, st.adm, sinkGroup, st.topics)
+		g, err := describeGroup(ctx, st.adm, st.sinkGroup(), st.topics)
 		sinkBoth = g
 		return err == nil && g.state == "Stable" && len(g.holding()) == 2, nil
 	}); err != nil {
@@ -59,7 +59,7 @@ func TestRebalanceTwoInstancesOneLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := waitUntil(ctx, "the first instance alone in the processor group", 50*time.Millisecond, func() (bool, error) {
-		g, err := describeGroup(ctx, st.adm, processorGroup, st.topics)
+		g, err := describeGroup(ctx, st.adm, st.processorGroup(), st.topics)
 		return err == nil && g.state == "Stable" && len(g.holding()) == 1, nil
 	}); err != nil {
 		t.Fatal(err)

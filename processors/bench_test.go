@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/runner"
 )
 
 // BenchmarkProcessorVsRawConsume measures the feature processor's
@@ -58,14 +60,38 @@ import (
 //
 //	go test -run '^$' -bench ProcessorVsRawConsume -benchtime 1x -count 3 ./processors/
 //
-// WATTCAST_BENCH_CPUPROFILE=file writes the processor child's CPU profile.
+// WATTCAST_BENCH_CPUPROFILE=file writes the processor child's CPU profile;
+// WATTCAST_BENCH_BROKER_BIN=path runs that wattcast binary as the broker
+// instead of building one.
 func BenchmarkProcessorVsRawConsume(b *testing.B) {
 	for _, c := range []struct {
 		regions, days int
 	}{{1, 1200}, {100, 12}} {
 		b.Run(fmt.Sprintf("regions=%d", c.regions), func(b *testing.B) {
 			for range b.N {
-				benchOnce(b, c.regions, c.days)
+				benchOnce(b, "processor", c.regions, c.days)
+			}
+		})
+	}
+}
+
+// BenchmarkIOFloorVsRawConsume is BenchmarkProcessorVsRawConsume with the
+// feature processor replaced by the least a processor of these topics
+// must do: a task on the same runner, in the same transactions, that
+// decodes and checks every input (schemas.Decoder) and produces the same
+// feature rows, encoded before the clock starts, at the same rate (about
+// 0.57 per input), and a changelog record of 100 bytes per input and
+// transaction. No engine, no encoding: what is left is fetching, decoding,
+// producing, the changelog and the transactions. The processor's rate can
+// come near this, not above it; the ratio of this floor to the raw consume
+// is the best the processor's ratio can be with JSON on the wire.
+func BenchmarkIOFloorVsRawConsume(b *testing.B) {
+	for _, c := range []struct {
+		regions, days int
+	}{{1, 1200}, {100, 12}} {
+		b.Run(fmt.Sprintf("regions=%d", c.regions), func(b *testing.B) {
+			for range b.N {
+				benchOnce(b, "floor", c.regions, c.days)
 			}
 		})
 	}
@@ -76,15 +102,18 @@ const benchChildEnv = "WATTCAST_BENCH_PROCESSOR_CHILD"
 
 // benchJob is what the processor child runs.
 type benchJob struct {
+	Mode       string   `json:"mode"` // "processor" or "floor"
 	Brokers    []string `json:"brokers"`
 	Prefix     string   `json:"prefix"`
 	Regions    int      `json:"regions"`
+	Days       int      `json:"days"`
 	CPUProfile string   `json:"cpu_profile,omitempty"`
 }
 
 // benchResult is what the processor child reports on its last stdout line.
 type benchResult struct {
 	Seconds     float64          `json:"seconds"`
+	CPUSeconds  float64          `json:"cpu_seconds"` // from New to the return of Run
 	PeakRSSMB   float64          `json:"peak_rss_mb"`
 	RecordsIn   int64            `json:"records_in"`
 	Rows        int64            `json:"rows"`
@@ -148,16 +177,46 @@ func runBenchChild(jobJSON string) (res benchResult) {
 	}
 	_, cfg := benchRegions(job.Regions)
 	topics := schemas.NewTopicSet(job.Prefix)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: benchLogLevel()}))
+	type stage interface {
+		Run(context.Context) error
+		Stats() runner.Stats
+	}
+	var p stage
+	var floor *ioFloor
+	if job.Mode == "floor" {
+		var err error
+		if floor, err = newIOFloor(job, cfg, topics); err != nil {
+			return benchResult{Err: err.Error()}
+		}
+	}
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	start := time.Now()
-	p, err := New(Config{Kafka: kafka.Config{Brokers: job.Brokers}, Topics: topics, Features: cfg, Producer: "bench", StopAtEnd: true,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: benchLogLevel()}))})
-	if err != nil {
-		return benchResult{Err: err.Error()}
+	if floor != nil {
+		r, err := runner.New(runner.Config{Kafka: kafka.Config{Brokers: job.Brokers}, Group: DefaultGroup,
+			Inputs:    []string{topics.Prices, topics.WeatherObserved, topics.WeatherForecast},
+			Changelog: ChangelogTopic(topics), DeadLetters: topics.DeadLetters, Stage: "floor", Producer: "bench",
+			NewTask: floor.newTask, StopAtEnd: true, MaxPollRecords: DefaultMaxPollRecords,
+			Concurrency: runtime.GOMAXPROCS(0), Logger: logger})
+		if err != nil {
+			return benchResult{Err: err.Error()}
+		}
+		p = r
+	} else {
+		proc, err := New(Config{Kafka: kafka.Config{Brokers: job.Brokers}, Topics: topics, Features: cfg, Producer: "bench", StopAtEnd: true,
+			Logger: logger})
+		if err != nil {
+			return benchResult{Err: err.Error()}
+		}
+		p = proc
 	}
 	if err := p.Run(context.Background()); err != nil {
 		return benchResult{Err: err.Error()}
 	}
 	res.Seconds = time.Since(start).Seconds()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	res.CPUSeconds = cpuSeconds(&ru1) - cpuSeconds(&ru0)
 	if os.Getenv("WATTCAST_BENCH_DEBUG") != "" {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -196,19 +255,115 @@ func peakHeapProfile(path string, stop chan struct{}) {
 	}
 }
 
-func benchOnce(b *testing.B, nRegions, days int) {
+// ioFloor is the I/O floor's work: the feature rows to produce, encoded
+// in advance, shared by its tasks, which produce them in turn.
+type ioFloor struct {
+	topics schemas.TopicSet
+	keys   []string
+	values [][]byte
+	next   atomic.Int64 // the next row to produce
+	perIn  float64      // rows per input
+	inputs atomic.Int64 // inputs decoded so far
+}
+
+// newIOFloor computes and encodes the rows the processor would produce for
+// the benchmark's input, before the clock starts.
+func newIOFloor(job benchJob, cfg features.Config, topics schemas.TopicSet) (*ioFloor, error) {
+	ids, _ := benchRegions(job.Regions)
+	in := featurestest.History(ids, time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), job.Days)
+	res, err := features.Batch(cfg, in.Prices, in.Obs, in.Fcs)
+	if err != nil {
+		return nil, err
+	}
+	f := &ioFloor{topics: topics}
+	var enc schemas.FeatureRowEncoder
+	var buf []byte
+	var ends []int
+	for _, rows := range [][]schemas.FeatureRow{res.Ready, res.Final} {
+		for i := range rows {
+			if buf, err = enc.AppendJSON(buf, &rows[i]); err != nil {
+				return nil, err
+			}
+			ends = append(ends, len(buf))
+			f.keys = append(f.keys, rows[i].Region)
+		}
+	}
+	start := 0
+	for _, end := range ends {
+		f.values = append(f.values, buf[start:end:end])
+		start = end
+	}
+	f.perIn = float64(len(f.values)) / float64(len(in.Prices)+len(in.Obs)+len(in.Fcs))
+	return f, nil
+}
+
+func (f *ioFloor) newTask(int32) (runner.Task, error) {
+	return &floorTask{f: f, headers: kafka.RecordHeaders(schemas.SchemaFeatureRow, "bench")}, nil
+}
+
+type floorTask struct {
+	f       *ioFloor
+	dc      schemas.Decoder
+	headers []kgo.RecordHeader
+	decoded int
+}
+
+func (t *floorTask) Restore(string, []byte) error { return nil }
+
+func (t *floorTask) Process(_ context.Context, recs []*kgo.Record, _ runner.Lag, out *runner.Output) error {
+	tp := t.f.topics
+	for _, rec := range recs {
+		var v schemas.Value
+		switch rec.Topic {
+		case tp.Prices:
+			v = new(schemas.Price)
+		case tp.WeatherObserved:
+			v = new(schemas.WeatherObservation)
+		default:
+			v = new(schemas.WeatherForecast)
+		}
+		if err := t.dc.Decode(rec.Value, v); err != nil {
+			return err
+		}
+	}
+	t.decoded = len(recs)
+	// The rows due for the inputs decoded so far, over all tasks.
+	due := int64(float64(t.f.inputs.Add(int64(len(recs)))) * t.f.perIn)
+	for {
+		i := t.f.next.Load()
+		if i >= due || i >= int64(len(t.f.values)) {
+			break
+		}
+		if t.f.next.CompareAndSwap(i, i+1) {
+			out.Emit(&kgo.Record{Topic: tp.Features, Key: []byte(t.f.keys[i]), Value: t.f.values[i], Headers: t.headers})
+		}
+	}
+	return nil
+}
+
+func (t *floorTask) Changes() ([]runner.KV, error) {
+	if t.decoded == 0 {
+		return nil, nil
+	}
+	kv := []runner.KV{{Key: "floor", Value: make([]byte, 100*t.decoded)}}
+	t.decoded = 0
+	return kv, nil
+}
+
+func benchOnce(b *testing.B, mode string, nRegions, days int) {
 	b.StopTimer()
-	addr := startBrokerProcess(b)
+	addr, brokerPID := startBrokerProcess(b)
 	kc := kafka.Config{Brokers: []string{addr}}
 	prefix := fmt.Sprintf("bench%d.", time.Now().UnixNano())
 	topics := schemas.NewTopicSet(prefix)
 	n := produceBenchInput(b, kc, topics, nRegions, days)
 
-	job, err := json.Marshal(benchJob{Brokers: kc.Brokers, Prefix: prefix, Regions: nRegions, CPUProfile: os.Getenv("WATTCAST_BENCH_CPUPROFILE")})
+	job, err := json.Marshal(benchJob{Mode: mode, Brokers: kc.Brokers, Prefix: prefix, Regions: nRegions, Days: days, CPUProfile: os.Getenv("WATTCAST_BENCH_CPUPROFILE")})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.StartTimer()
+	broker0 := processCPU(brokerPID)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchChildEnv+"="+string(job))
 	cmd.Stderr = os.Stderr
@@ -225,14 +380,19 @@ func benchOnce(b *testing.B, nRegions, days int) {
 			res.RecordsIn, n, res.DeadLetters, res.Aborts)
 	}
 
-	procCPU := cpuSeconds(cmd.ProcessState.SysUsage())
+	// The child's CPU from New to the return of Run (the I/O floor's setup,
+	// which encodes its rows, is not part of it).
+	procCPU := res.CPUSeconds
+	brokerProc := processCPU(brokerPID) - broker0
 
 	var ru0, ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	broker0 = processCPU(brokerPID)
 	start := time.Now()
 	raw := rawConsume(b, kc, prefix+"raw", []string{topics.Prices, topics.WeatherObserved, topics.WeatherForecast}, n)
 	rawDur := time.Since(start)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	brokerRaw := processCPU(brokerPID) - broker0
 	b.StopTimer()
 	rawCPU := cpuSeconds(&ru1) - cpuSeconds(&ru0)
 
@@ -245,14 +405,19 @@ func benchOnce(b *testing.B, nRegions, days int) {
 	b.ReportMetric(res.PeakRSSMB, "peak-RSS-MB")
 	b.ReportMetric(procCPU*1e6/float64(n), "proc-CPU-µs/rec")
 	b.ReportMetric(rawCPU*1e6/float64(n), "raw-CPU-µs/rec")
+	// The broker serves both on the same machine: its CPU is part of what
+	// each costs the machine (the processor's transactions and outputs are
+	// work for it too).
+	b.ReportMetric(brokerProc*1e6/float64(n), "broker-CPU-µs/rec-proc")
+	b.ReportMetric(brokerRaw*1e6/float64(n), "broker-CPU-µs/rec-raw")
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "MISSED"
 	}
-	b.Logf("%d regions, %d records: processor %.0f rec/s (%d feature rows, %d transactions, %.1f CPU-s), raw consume %.0f rec/s (%.1f CPU-s); ratio %.3f (floor 0.5 %s); processor peak RSS %.0f MB (floor 200 MB %s)",
-		nRegions, n, procRate, res.Rows, res.Txns, procCPU, rawRate, rawCPU, ratio, verdict(ratio >= 0.5), res.PeakRSSMB, verdict(res.PeakRSSMB < 200))
+	b.Logf("%s: %d regions, %d records: processor %.0f rec/s (%d feature rows, %d transactions, %.2f CPU-s, broker %.2f CPU-s), raw consume %.0f rec/s (%.2f CPU-s, broker %.2f CPU-s); ratio %.3f (floor 0.5 %s); processor peak RSS %.0f MB (floor 200 MB %s)",
+		mode, nRegions, n, procRate, res.Rows, res.Txns, procCPU, brokerProc, rawRate, rawCPU, brokerRaw, ratio, verdict(ratio >= 0.5), res.PeakRSSMB, verdict(res.PeakRSSMB < 200))
 }
 
 // cpuSeconds is the user plus system CPU time of a rusage.
@@ -362,16 +527,40 @@ func peakRSSMB() (float64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
 }
 
+// processCPU is the user plus system CPU time of process pid so far, in
+// seconds (0 if /proc cannot tell).
+func processCPU(pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses:
+	// utime and stime are the 14th and 15th of the line.
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / clockTicks
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
+const clockTicks = 100
+
 // startBrokerProcess builds wattcast and runs `wattcast broker` on a free
-// port in a child process.
-func startBrokerProcess(b *testing.B) string {
+// port in a child process, and returns its address and process id.
+func startBrokerProcess(b *testing.B) (string, int) {
 	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "wattcast")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/wattcast")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		b.Fatalf("build wattcast: %v", err)
+	bin := os.Getenv("WATTCAST_BENCH_BROKER_BIN")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "wattcast")
+		build := exec.Command("go", "build", "-o", bin, "../cmd/wattcast")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			b.Fatalf("build wattcast: %v", err)
+		}
 	}
 	port := freePort(b)
 	cmd := exec.Command(bin, "broker", "--port", strconv.Itoa(port), "--data-dir", "", "--log-level", "warn")
@@ -391,12 +580,12 @@ func startBrokerProcess(b *testing.B) string {
 	defer cancel()
 	for ctx.Err() == nil {
 		if cl.Ping(ctx) == nil {
-			return addr
+			return addr, cmd.Process.Pid
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.Fatal("broker did not start")
-	return ""
+	return "", 0
 }
 
 func freePort(b *testing.B) int {

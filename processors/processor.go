@@ -30,7 +30,7 @@ const DefaultGroup = "wattcast-processor"
 // per two inputs in a catch-up) stay in memory until it commits; 2000 keeps
 // them to a few MB, and larger transactions (5000, 20000) were no faster
 // but raised the peak memory (docs/performance.md).
-const DefaultMaxPollRecords = 2000
+const DefaultMaxPollRecords = 5000
 
 // Config configures a Processor.
 type Config struct {
@@ -129,7 +129,8 @@ func (p *Processor) newTask(partition int32) (runner.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &task{cfg: &p.cfg, e: e, partition: partition}, nil
+	return &task{cfg: &p.cfg, e: e, partition: partition,
+		headers: kafka.RecordHeaders(schemas.SchemaFeatureRow, p.cfg.Producer)}, nil
 }
 
 type task struct {
@@ -137,6 +138,24 @@ type task struct {
 	e         *features.Engine
 	partition int32
 	lag       runner.Lag
+
+	// headers are the feature rows' headers, shared by all of them.
+	headers []kgo.RecordHeader
+	// encoders and decoders have one row encoder and one input decoder
+	// per goroutine of chunked.
+	encoders []schemas.FeatureRowEncoder
+	decoders []schemas.Decoder
+	// Reused from one Process call to the next: the decoded inputs (the
+	// engine keeps no pointer to them) and the rows; and the records of
+	// the feature rows and their bytes, which the runner no longer uses
+	// once the transaction they were emitted in has ended (see
+	// runner.Task), as it has when Process is called again.
+	prices  []schemas.Price
+	obs     []schemas.WeatherObservation
+	fcs     []schemas.WeatherForecast
+	rows    []schemas.FeatureRow
+	records []kgo.Record
+	bufs    [][]byte // one per chunk of rows
 }
 
 // maxAhead is how far an input's watermark may run ahead of the clock while
@@ -172,42 +191,106 @@ func (t *task) Changes() ([]runner.KV, error) {
 }
 
 func (t *task) Process(_ context.Context, recs []*kgo.Record, lag runner.Lag, out *runner.Output) error {
+	return t.process(recs, lag, out.Emit, out.DeadLetter)
+}
+
+// process is Process writing through emit and deadLetter (the benchmarks
+// call it without a runner).
+func (t *task) process(recs []*kgo.Record, lag runner.Lag, emit func(*kgo.Record), deadLetter func(*kgo.Record, string, error)) error {
 	tp := t.cfg.Topics
+	// Each record's kind and its place in the slice of its kind: decoding
+	// fills those in place, with no allocation per record.
+	kinds := make([]kindAt, len(recs))
+	var n [3]int
+	for i, rec := range recs {
+		k := kindOf(tp, rec.Topic)
+		if k >= 0 {
+			kinds[i] = kindAt{k, int32(n[k])}
+			n[k]++
+		} else {
+			kinds[i] = kindAt{-1, 0}
+		}
+	}
+	t.prices = resize(t.prices, n[features.KindPrice])
+	t.obs = resize(t.obs, n[features.KindObservation])
+	t.fcs = resize(t.fcs, n[features.KindForecast])
 	// Decoding is independent per record: it runs on every core, and the
 	// engine then takes the values in offset order.
-	vals := make([]schemas.Value, len(recs))
-	errs := make([]error, len(recs))
-	chunked(len(recs), func(lo, hi int) {
+	if n := runtime.GOMAXPROCS(0); len(t.decoders) < n {
+		t.encoders = make([]schemas.FeatureRowEncoder, n)
+		t.decoders = make([]schemas.Decoder, n)
+	}
+	errs := make([]error, len(recs), max(len(recs), 256))
+	chunked(len(recs), func(w, lo, hi int) {
+		dc := &t.decoders[w]
 		for i := lo; i < hi; i++ {
-			vals[i], errs[i] = t.decode(recs[i])
+			errs[i] = t.decode(dc, recs[i], kinds[i])
 		}
 	}, nil)
 	for i, rec := range recs {
 		err := errs[i]
 		if err == nil {
-			switch v := vals[i].(type) {
-			case *schemas.Price:
-				err = t.e.AddPrice(v)
-			case *schemas.WeatherObservation:
-				err = t.e.AddObservation(v)
-			case *schemas.WeatherForecast:
-				err = t.e.AddForecast(v)
+			switch k := kinds[i]; k.kind {
+			case features.KindPrice:
+				err = t.e.AddPrice(&t.prices[k.i])
+			case features.KindObservation:
+				err = t.e.AddObservation(&t.obs[k.i])
+			case features.KindForecast:
+				err = t.e.AddForecast(&t.fcs[k.i])
 			}
 		}
 		if err != nil {
-			out.DeadLetter(rec, reasonOf(err), err)
+			deadLetter(rec, reasonOf(err), err)
 		}
 	}
+	// Keep no decoded strings alive until the next call; keep the maps of
+	// values, emptied, for the next values decoded in their place.
+	clear(t.prices)
+	for i := range t.obs {
+		m := t.obs[i].Values
+		clear(m)
+		t.obs[i] = schemas.WeatherObservation{Values: m}
+	}
+	for i := range t.fcs {
+		m := t.fcs[i].Values
+		clear(m)
+		t.fcs[i] = schemas.WeatherForecast{Values: m}
+	}
 	t.lag = lag
-	rows := t.e.Advance(t.clock(lag))
+	rows := t.e.AdvanceAppend(t.rows[:0], t.clock(lag))
+	defer func() {
+		clear(rows)
+		if cap(rows) <= maxKeptRows {
+			t.rows = rows[:0]
+		} else {
+			t.rows, t.records, t.bufs = nil, nil, nil
+		}
+	}()
 	// So is encoding the rows; they are emitted in order, each chunk as
-	// soon as it and those before it are encoded.
-	encoded := make([]*kgo.Record, len(rows))
-	errs = make([]error, len(rows))
+	// soon as it and those before it are encoded. A chunk's records, keys
+	// and values are allocated together.
+	t.records = resize(t.records, len(rows))
+	encoded := t.records
+	for len(t.bufs) < (len(rows)+chunkSize-1)/chunkSize {
+		t.bufs = append(t.bufs, nil)
+	}
+	errs = resize(errs, len(rows))
 	var firstErr error
-	chunked(len(rows), func(lo, hi int) {
+	chunked(len(rows), func(w, lo, hi int) {
+		enc := &t.encoders[w]
+		buf := t.bufs[lo/chunkSize][:0]
+		if cap(buf) < (hi-lo)*rowBytes {
+			buf = make([]byte, 0, (hi-lo)*rowBytes)
+		}
+		defer func() { t.bufs[lo/chunkSize] = buf }()
 		for i := lo; i < hi; i++ {
-			encoded[i], errs[i] = kafka.NewRecord(tp.Features, rows[i].Region, &rows[i], t.cfg.Producer)
+			r := &rows[i]
+			start := len(buf)
+			buf = append(buf, r.Region...)
+			key := buf[start:len(buf):len(buf)]
+			start = len(buf)
+			buf, errs[i] = enc.AppendJSON(buf, r)
+			encoded[i] = kgo.Record{Topic: tp.Features, Key: key, Value: buf[start:len(buf):len(buf)], Headers: t.headers}
 		}
 	}, func(lo, hi int) {
 		for i := lo; i < hi && firstErr == nil; i++ {
@@ -215,41 +298,65 @@ func (t *task) Process(_ context.Context, recs []*kgo.Record, lag runner.Lag, ou
 				firstErr = fmt.Errorf("processors: encode feature row %s %s: %w", rows[i].Region, rows[i].Hour.Format(time.RFC3339), errs[i])
 				return
 			}
-			out.Emit(encoded[i])
+			emit(&encoded[i])
 		}
 	})
 	return firstErr
 }
 
-// decode decodes and checks one input record.
-func (t *task) decode(rec *kgo.Record) (schemas.Value, error) {
-	var v schemas.Value
-	switch tp := t.cfg.Topics; rec.Topic {
+// maxKeptRows bounds the row buffer a task keeps between calls.
+const maxKeptRows = 8192
+
+// rowBytes is about the size of a feature row's key and JSON: a chunk's
+// buffer is allocated once in the common case.
+const rowBytes = 1280
+
+type kindAt struct {
+	kind features.Kind // -1: not an input topic
+	i    int32
+}
+
+func kindOf(tp schemas.TopicSet, topic string) features.Kind {
+	switch topic {
 	case tp.Prices:
-		v = new(schemas.Price)
+		return features.KindPrice
 	case tp.WeatherObserved:
-		v = new(schemas.WeatherObservation)
+		return features.KindObservation
 	case tp.WeatherForecast:
-		v = new(schemas.WeatherForecast)
+		return features.KindForecast
+	}
+	return -1
+}
+
+// resize returns s with length n, reusing its array when it is big enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// decode decodes and checks one input record into its place.
+func (t *task) decode(dc *schemas.Decoder, rec *kgo.Record, k kindAt) error {
+	var v schemas.Value
+	var region *string
+	switch k.kind {
+	case features.KindPrice:
+		p := &t.prices[k.i]
+		v, region = p, &p.Region
+	case features.KindObservation:
+		o := &t.obs[k.i]
+		v, region = o, &o.Region
+	case features.KindForecast:
+		f := &t.fcs[k.i]
+		v, region = f, &f.Region
 	default:
-		return nil, fmt.Errorf("processors: unexpected topic %s", rec.Topic)
+		return fmt.Errorf("processors: unexpected topic %s", rec.Topic)
 	}
-	if err := schemas.Decode(rec.Value, v); err != nil {
-		return nil, err
+	if err := dc.Decode(rec.Value, v); err != nil {
+		return err
 	}
-	var region string
-	switch x := v.(type) {
-	case *schemas.Price:
-		region = x.Region
-	case *schemas.WeatherObservation:
-		region = x.Region
-	case *schemas.WeatherForecast:
-		region = x.Region
-	}
-	if err := checkKey(rec, region); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return checkKey(rec, *region)
 }
 
 // chunkSize is the number of records a goroutine of chunked takes at once:
@@ -258,16 +365,17 @@ func (t *task) decode(rec *kgo.Record) (schemas.Value, error) {
 const chunkSize = 256
 
 // chunked calls work on consecutive chunks of [0, n), on up to GOMAXPROCS
-// goroutines, and then (if not nil) done on each chunk in order, from this
-// goroutine, as soon as it and every chunk before it are worked.
-func chunked(n int, work, done func(lo, hi int)) {
+// goroutines (w, below GOMAXPROCS, numbers the goroutine, for per-goroutine
+// scratch space), and then (if not nil) done on each chunk in order, from
+// this goroutine, as soon as it and every chunk before it are worked.
+func chunked(n int, work func(w, lo, hi int), done func(lo, hi int)) {
 	chunks := (n + chunkSize - 1) / chunkSize
 	bounds := func(c int) (int, int) { return c * chunkSize, min((c+1)*chunkSize, n) }
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	if workers <= 1 {
 		for c := range chunks {
 			lo, hi := bounds(c)
-			work(lo, hi)
+			work(0, lo, hi)
 			if done != nil {
 				done(lo, hi)
 			}
@@ -280,10 +388,11 @@ func chunked(n int, work, done func(lo, hi int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
 			for c := int(next.Add(1) - 1); c < chunks; c = int(next.Add(1) - 1) {
-				work(bounds(c))
+				lo, hi := bounds(c)
+				work(w, lo, hi)
 				close(finished[c])
 			}
 		})

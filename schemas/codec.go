@@ -80,9 +80,13 @@ func Encode(v Value) ([]byte, error) {
 // that a v1 reader accepts v1 values with fields added later (see
 // docs/topics.md on schema evolution). Decode into a fresh (zero) value:
 // like encoding/json, decoding into a value that already holds data merges
-// maps and keeps fields absent from b.
-func Decode(b []byte, v Value) error {
-	if !decodeFast(b, v) {
+// maps and keeps fields absent from b. (A zero value but for an empty map
+// of values is fresh too: its map is filled and kept, so that a reader can
+// reuse its maps.)
+func Decode(b []byte, v Value) error { return decode(b, v, nil) }
+
+func decode(b []byte, v Value, strs strTable) error {
+	if !decodeFastWith(b, v, strs) {
 		if err := json.Unmarshal(b, v); err != nil {
 			return &ValidationError{Schema: v.SchemaName(), Field: "(value)", Reason: ReasonMalformed,
 				Msg: "not a valid JSON " + v.SchemaName() + ": " + err.Error()}
@@ -119,7 +123,14 @@ func isRegionID(s string) bool {
 	return true
 }
 
-var units = map[string]bool{"EUR/MWh": true, "c/kWh": true, "p/kWh": true, "GBP/MWh": true}
+// isUnit reports whether u is a unit prices may carry.
+func isUnit(u string) bool {
+	switch u {
+	case "EUR/MWh", "c/kWh", "p/kWh", "GBP/MWh":
+		return true
+	}
+	return false
+}
 
 type checker struct {
 	schema string
@@ -149,7 +160,7 @@ func (c *checker) time(field string, t time.Time) {
 		c.fail(field, ReasonInvalid, "is required")
 		return
 	}
-	if t.Year() < 1990 || t.Year() > 2200 {
+	if y := t.Year(); y < 1990 || y > 2200 {
 		c.fail(field, ReasonOutOfRange, "%s is outside 1990..2200", t.Format(time.RFC3339))
 	}
 }
@@ -172,7 +183,11 @@ func (c *checker) values(field string, m map[string]float64) {
 		if k == "" {
 			c.fail(field, ReasonInvalid, "has an empty variable name")
 		}
-		c.finite(field+"."+k, v, -maxAbsWeather, maxAbsWeather)
+		// The field's name is built only for an error: this runs for
+		// every value of every record.
+		if c.err == nil && !(v >= -maxAbsWeather && v <= maxAbsWeather) {
+			c.finite(field+"."+k, v, -maxAbsWeather, maxAbsWeather)
+		}
 	}
 }
 
@@ -216,7 +231,7 @@ func (p *Price) Validate() error {
 	if p.ValueExVAT != nil {
 		c.finite("value_ex_vat", *p.ValueExVAT, MinPrice, MaxPrice)
 	}
-	if !units[p.Unit] {
+	if !isUnit(p.Unit) {
 		c.fail("unit", ReasonInvalid, "%q is not one of EUR/MWh, c/kWh, p/kWh, GBP/MWh", p.Unit)
 	}
 	c.nonEmpty("currency", p.Currency)

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,17 @@ type TopicSet struct {
 	ErrorsChallenger string
 	ModelEvents      string
 	DeadLetters      string
+}
+
+// Group names a stage's consumer group for this topic set: base (the
+// stage's default group) for the default prefix, and base.<prefix> for any
+// other, so that two topic sets on one cluster never share a group and a
+// test or a second environment never takes over another's partitions.
+func (t TopicSet) Group(base string) string {
+	if t.Prefix == "" || t.Prefix == DefaultTopicPrefix {
+		return base
+	}
+	return base + "." + strings.TrimSuffix(t.Prefix, ".")
 }
 
 // NewTopicSet names every topic with prefix (DefaultTopicPrefix if empty).

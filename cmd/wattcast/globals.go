@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/kafka"
@@ -73,12 +72,8 @@ func (g *globals) kafkaConfig(ctx context.Context, log *slog.Logger, clientID st
 // defaultLakeURL is the lake of the stage commands when --lake is not set.
 const defaultLakeURL = "file://.wattcast/lake"
 
-// groupFor names a stage's consumer group: the stage's default group for
-// the default topic prefix, and one derived from the prefix for any other,
-// so that two topic sets on one cluster never share a group.
+// groupFor names a stage's consumer group for the topic prefix
+// (schemas.TopicSet.Group).
 func groupFor(base, prefix string) string {
-	if prefix == "" || prefix == schemas.DefaultTopicPrefix {
-		return base
-	}
-	return base + "." + strings.TrimSuffix(prefix, ".")
+	return schemas.NewTopicSet(prefix).Group(base)
 }

@@ -54,7 +54,7 @@ func formatError(key string, value []byte) error {
 // enc appends the changelog encoding.
 type enc struct {
 	b     []byte
-	names map[string]uint64
+	names *dayEncoder
 }
 
 func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
@@ -64,7 +64,39 @@ func (e *enc) str(s string) {
 	e.uvarint(uint64(len(s)))
 	e.b = append(e.b, s...)
 }
-func (e *enc) name(s string) { e.uvarint(e.names[s]) }
+func (e *enc) name(s string) { e.uvarint(uint64(e.names.index(s))) }
+
+// addName adds s to the names of the record being encoded. There are a few
+// (locations and variables): a slice is faster than a map.
+func (de *dayEncoder) addName(s string) {
+	if len(de.byID) > 0 && de.byID[len(de.byID)-1] == s {
+		return
+	}
+	if len(de.byID) < 32 {
+		if !slices.Contains(de.byID, s) {
+			de.byID = append(de.byID, s)
+		}
+		return
+	}
+	if len(de.set) == 0 { // many names: look them up in a map from now on
+		if de.set == nil {
+			de.set = map[string]bool{}
+		}
+		for _, n := range de.byID {
+			de.set[n] = true
+		}
+	}
+	if !de.set[s] {
+		de.set[s] = true
+		de.byID = append(de.byID, s)
+	}
+}
+
+// index returns the index of name s, once the names are sorted.
+func (de *dayEncoder) index(s string) int {
+	i, _ := slices.BinarySearch(de.byID, s)
+	return i
+}
 
 func encodeMeta(m meta) []byte {
 	e := enc{b: make([]byte, 0, 1+4*binary.MaxVarintLen64)}
@@ -91,10 +123,9 @@ func encodeRegionMeta(m regionMeta) []byte {
 // Changes call so that its scratch space is allocated once.
 type dayEncoder struct {
 	e       enc
-	names   map[string]uint64
 	byID    []string // the names, sorted: index i is name i
-	strs    []string
-	subs    []int64
+	set     map[string]bool
+	hours   []hourAt
 	scratch []byte
 }
 
@@ -102,29 +133,31 @@ type dayEncoder struct {
 // and false when the day holds nothing.
 func (de *dayEncoder) encodeDay(s *regionState, day int64) ([]byte, bool) {
 	first, end := day*86400, (day+1)*86400
-	if de.names == nil {
-		de.names = map[string]uint64{}
-	}
-	clear(de.names)
+	de.byID = de.byID[:0]
+	clear(de.set)
+	de.hours = de.hours[:0]
 	nPrices, nObs, nFcs := 0, 0, 0
 	for h := first; h < end; h += 3600 {
-		if _, ok := s.Prices[h]; ok {
+		hs := s.at(h)
+		if hs == nil {
+			continue
+		}
+		de.hours = append(de.hours, hourAt{h, hs})
+		if len(hs.prices) > 0 {
 			nPrices++
 		}
-		for _, x := range []struct {
-			m map[int64]map[string][]valuesAt
-			n *int
-		}{{s.Obs, &nObs}, {s.Fcs, &nFcs}} {
-			locs, ok := x.m[h]
-			if !ok {
-				continue
-			}
-			*x.n++
-			for loc, vs := range locs {
-				de.names[loc] = 0
-				for _, v := range vs {
+		if len(hs.obs) > 0 {
+			nObs++
+		}
+		if len(hs.fcs) > 0 {
+			nFcs++
+		}
+		for _, ls := range [2][]locValues{hs.obs, hs.fcs} {
+			for _, lv := range ls {
+				de.addName(lv.loc)
+				for _, v := range lv.vs {
 					for _, x := range v.V {
-						de.names[x.Name] = 0
+						de.addName(x.Name)
 					}
 				}
 			}
@@ -133,67 +166,51 @@ func (de *dayEncoder) encodeDay(s *regionState, day int64) ([]byte, bool) {
 	if nPrices+nObs+nFcs == 0 {
 		return nil, false
 	}
-	de.e = enc{b: append(de.scratch[:0], changelogFormat), names: de.names}
+	de.e = enc{b: append(de.scratch[:0], changelogFormat), names: de}
 	e := &de.e
-	de.byID = de.byID[:0]
-	for n := range de.names {
-		de.byID = append(de.byID, n)
-	}
 	slices.Sort(de.byID)
 	e.uvarint(uint64(len(de.byID)))
-	for i, n := range de.byID {
-		de.names[n] = uint64(i)
+	for _, n := range de.byID {
 		e.str(n)
 	}
 	e.uvarint(uint64(nPrices))
-	for h := first; h < end; h += 3600 {
-		subs, ok := s.Prices[h]
-		if !ok {
+	for _, x := range de.hours {
+		if len(x.hs.prices) == 0 {
 			continue
 		}
-		e.varint(h)
-		e.uvarint(uint64(len(subs)))
-		de.subs = de.subs[:0]
-		for sub := range subs {
-			de.subs = append(de.subs, sub)
-		}
-		slices.Sort(de.subs)
-		for _, sub := range de.subs {
-			e.varint(sub)
-			e.uvarint(uint64(len(subs[sub])))
-			for _, v := range subs[sub] {
+		e.varint(x.h)
+		e.uvarint(uint64(len(x.hs.prices)))
+		for _, sp := range x.hs.prices { // sorted by start
+			e.varint(sp.start)
+			e.uvarint(uint64(len(sp.vs)))
+			for _, v := range sp.vs {
 				e.varint(v.At)
 				e.float(v.V)
 			}
 		}
 	}
-	for _, x := range []struct {
-		m map[int64]map[string][]valuesAt
-		n int
-	}{{s.Obs, nObs}, {s.Fcs, nFcs}} {
-		e.uvarint(uint64(x.n))
-		for h := first; h < end; h += 3600 {
-			locs, ok := x.m[h]
-			if !ok {
+	for kind, n := range [2]int{nObs, nFcs} {
+		e.uvarint(uint64(n))
+		for _, x := range de.hours {
+			ls := x.hs.obs
+			if kind == 1 {
+				ls = x.hs.fcs
+			}
+			if len(ls) == 0 {
 				continue
 			}
-			e.varint(h)
-			e.uvarint(uint64(len(locs)))
-			de.strs = de.strs[:0]
-			for loc := range locs {
-				de.strs = append(de.strs, loc)
-			}
-			slices.Sort(de.strs)
-			for _, loc := range de.strs {
-				e.name(loc)
-				e.uvarint(uint64(len(locs[loc])))
-				for _, v := range locs[loc] {
+			e.varint(x.h)
+			e.uvarint(uint64(len(ls)))
+			for _, lv := range ls { // sorted by location
+				e.name(lv.loc)
+				e.uvarint(uint64(len(lv.vs)))
+				for _, v := range lv.vs {
 					e.varint(v.At)
 					e.uvarint(uint64(len(v.V)))
 					// Values are sorted by name, and so are the names'
 					// indexes.
 					for _, x := range v.V {
-						e.uvarint(de.names[x.Name])
+						e.name(x.Name)
 						e.float(x.V)
 					}
 				}
@@ -202,6 +219,11 @@ func (de *dayEncoder) encodeDay(s *regionState, day int64) ([]byte, bool) {
 	}
 	de.scratch = e.b
 	return slices.Clone(e.b), true
+}
+
+type hourAt struct {
+	h  int64
+	hs *hourState
 }
 
 // dec reads the changelog encoding; the first error sticks.

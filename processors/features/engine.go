@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wattcast/wattcast/processors/calendar"
 	"github.com/wattcast/wattcast/schemas"
 )
 
@@ -43,11 +44,17 @@ type Engine struct {
 	cfg     Config
 	infos   map[string]*regionInfo
 	regions map[string]*regionState
+	ids     []string // the keys of regions, sorted
 	clock   int64
 	wm      [numKinds]int64
 	dirty   map[string]bool
 	meta    bool  // clock or watermarks changed since the last Changes
 	pruned  int64 // the clock hour of the last prune
+
+	// Scratch space of AdvanceAppend's sort, reused.
+	keys      []dueKey
+	rowRegion []int32
+	scratch   []schemas.FeatureRow
 }
 
 // NewEngine returns an engine with empty state.
@@ -91,24 +98,36 @@ func (e *Engine) info(region string) (*regionInfo, error) {
 	return ri, nil
 }
 
-// admit checks an input's known-at time against the clock and returns its
-// region's state.
-func (e *Engine) admit(k Kind, region string, knownAt time.Time) (*regionState, *regionInfo, error) {
-	ka := knownAt.Unix()
-	if e.clock != 0 && ka < e.clock-int64(e.cfg.AllowedLateness/time.Second) {
-		return nil, nil, &Rejection{schemas.ReasonLate, fmt.Sprintf("%s for %s known at %s is older than the clock %s minus the allowed lateness %s",
-			k, region, knownAt.UTC().Format(time.RFC3339), e.Clock().Format(time.RFC3339), e.cfg.AllowedLateness)}
-	}
-	ri, err := e.info(region)
-	if err != nil {
-		return nil, nil, err
-	}
+// state returns the state of region, creating it.
+func (e *Engine) state(region string) *regionState {
 	s := e.regions[region]
 	if s == nil {
 		s = newRegionState(region)
 		e.regions[region] = s
+		i, _ := slices.BinarySearch(e.ids, region)
+		e.ids = slices.Insert(e.ids, i, region)
 	}
-	return s, ri, nil
+	return s
+}
+
+// admit checks an input's known-at time against the clock and returns its
+// region's state.
+func (e *Engine) admit(k Kind, region string, knownAt time.Time) (*regionState, error) {
+	ka := knownAt.Unix()
+	if e.clock != 0 && ka < e.clock-int64(e.cfg.AllowedLateness/time.Second) {
+		return nil, &Rejection{schemas.ReasonLate, fmt.Sprintf("%s for %s known at %s is older than the clock %s minus the allowed lateness %s",
+			k, region, knownAt.UTC().Format(time.RFC3339), e.Clock().Format(time.RFC3339), e.cfg.AllowedLateness)}
+	}
+	if s := e.regions[region]; s != nil && s.info != nil {
+		return s, nil
+	}
+	ri, err := e.info(region)
+	if err != nil {
+		return nil, err
+	}
+	s := e.state(region)
+	s.info = ri
+	return s, nil
 }
 
 func (e *Engine) seen(k Kind, knownAt time.Time) {
@@ -122,7 +141,7 @@ func (e *Engine) seen(k Kind, knownAt time.Time) {
 // that would change an hour whose final row is out, or that does not fit the
 // region (another market or unit).
 func (e *Engine) AddPrice(p *schemas.Price) error {
-	s, _, err := e.admit(KindPrice, p.Region, p.PublishedAt)
+	s, err := e.admit(KindPrice, p.Region, p.PublishedAt)
 	if err != nil {
 		return err
 	}
@@ -139,20 +158,18 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 	if s.FinalThrough != 0 && hour <= s.FinalThrough {
 		// A re-delivery of what we have is harmless; anything else would
 		// change a target that has already been used.
-		if old, ok := latestVersion(s.Prices[hour][sub], math.MaxInt64); ok && old == p.Value {
-			e.seen(KindPrice, p.PublishedAt)
-			return nil
+		if hs := s.at(hour); hs != nil {
+			if i, ok := subIndex(hs.prices, sub); ok {
+				if old, ok := latestVersion(hs.prices[i].vs, math.MaxInt64); ok && old == p.Value {
+					e.seen(KindPrice, p.PublishedAt)
+					return nil
+				}
+			}
 		}
 		return &Rejection{schemas.ReasonWindowClosed, fmt.Sprintf("price for %s at %s arrived after the hour's final feature row was emitted",
 			p.Region, p.Start.UTC().Format(time.RFC3339))}
 	}
-	subs := s.Prices[hour]
-	if subs == nil {
-		subs = map[int64][]version{}
-		s.Prices[hour] = subs
-	}
-	var changed bool
-	subs[sub], changed = addVersion(subs[sub], v)
+	changed := s.hour(hour).addPrice(sub, v)
 	if s.FinalThrough == 0 && (s.FirstHour == 0 || hour < s.FirstHour) {
 		s.FirstHour = hour
 		s.metaDirty = true
@@ -170,17 +187,12 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 // is out are still used by later rows (last observed values, forecast
 // errors), so they are accepted.
 func (e *Engine) AddObservation(o *schemas.WeatherObservation) error {
-	s, _, err := e.admit(KindObservation, o.Region, o.AvailableAt)
+	s, err := e.admit(KindObservation, o.Region, o.AvailableAt)
 	if err != nil {
 		return err
 	}
 	hour := o.Time.Truncate(time.Hour).Unix()
-	locs := s.Obs[hour]
-	if locs == nil {
-		locs = map[string][]valuesAt{}
-		s.Obs[hour] = locs
-	}
-	locs[o.Location] = addValues(locs[o.Location], valuesAt{At: o.AvailableAt.Unix(), V: valuesOf(o.Values)})
+	s.hour(hour).addObs(o.Location, valuesAt{At: o.AvailableAt.Unix(), V: valuesOf(o.Values)})
 	s.touch(hour)
 	e.dirty[o.Region] = true
 	e.seen(KindObservation, o.AvailableAt)
@@ -189,17 +201,12 @@ func (e *Engine) AddObservation(o *schemas.WeatherObservation) error {
 
 // AddForecast adds a weather forecast or known-ahead value.
 func (e *Engine) AddForecast(f *schemas.WeatherForecast) error {
-	s, _, err := e.admit(KindForecast, f.Region, f.IssuedAt)
+	s, err := e.admit(KindForecast, f.Region, f.IssuedAt)
 	if err != nil {
 		return err
 	}
 	hour := f.Time.Truncate(time.Hour).Unix()
-	locs := s.Fcs[hour]
-	if locs == nil {
-		locs = map[string][]valuesAt{}
-		s.Fcs[hour] = locs
-	}
-	locs[f.Location] = addValues(locs[f.Location], valuesAt{At: f.IssuedAt.Unix(), V: valuesOf(f.Values)})
+	s.hour(hour).addFc(f.Location, valuesAt{At: f.IssuedAt.Unix(), V: valuesOf(f.Values)})
 	s.touch(hour)
 	e.dirty[f.Region] = true
 	e.seen(KindForecast, f.IssuedAt)
@@ -209,42 +216,71 @@ func (e *Engine) AddForecast(f *schemas.WeatherForecast) error {
 // Advance moves the clock to t (it never moves back) and returns the rows
 // that became due, ready and final, ordered by region and hour.
 func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
+	return e.AdvanceAppend(nil, t)
+}
+
+// AdvanceAppend is Advance appending the rows to dst, so that a caller can
+// reuse one slice for the rows of every call.
+func (e *Engine) AdvanceAppend(dst []schemas.FeatureRow, t time.Time) []schemas.FeatureRow {
 	c := t.Unix()
 	if c <= e.clock {
-		return nil
+		return dst
 	}
 	e.clock = c
 	e.meta = true
-	var out []schemas.FeatureRow
-	ids := make([]string, 0, len(e.regions))
-	for id := range e.regions {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	n0 := len(dst)
+	out := dst
 	late := int64(e.cfg.AllowedLateness / time.Second)
-	for _, id := range ids {
+	pruneNow := e.clock/3600 != e.pruned
+	e.rowRegion = e.rowRegion[:0]
+	for idx, id := range e.ids {
 		s := e.regions[id]
-		ri, err := e.info(id)
-		if err != nil || s.FirstHour == 0 {
+		if s.info == nil {
+			ri, err := e.info(id)
+			if err != nil {
+				continue
+			}
+			s.info = ri
+		}
+		if s.FirstHour == 0 {
 			continue
 		}
+		ri := s.info
 		ready, final := s.ReadyThrough, s.FinalThrough
+		before := len(out)
 		out = e.emitReady(out, s, ri, late)
 		out = e.emitFinal(out, s, ri, late)
+		for range len(out) - before {
+			e.rowRegion = append(e.rowRegion, int32(idx))
+		}
 		for start, c := range s.days {
 			if c.next <= s.FinalThrough+3600 {
 				delete(s.days, start) // every row of the day is out
 			}
 		}
 		pruned := false
-		if hour := e.clock / 3600; hour != e.pruned {
-			// Pruning walks all state: once per clock hour is enough.
+		if pruneNow {
+			// Pruning runs once per clock hour, as it always has: the
+			// state it leaves (and so the changelog) depends on when.
 			cutoff := e.clock - int64(e.cfg.Retention/time.Second)
-			pruned = s.prune(cutoff, func(h int64) (int64, bool) {
-				start, _ := ri.day(unix(h))
-				iss := ri.issue(start.In(ri.cal.Location())).Unix()
-				return iss, iss+late < e.clock
-			})
+			var day dayRange
+			issue := func(h int64) int64 {
+				if !day.has(h) {
+					day = ri.dayRange(h)
+				}
+				return day.iss
+			}
+			bound := func(h int64) int64 {
+				d := ri.dayRange(h)
+				if d.iss+late >= e.clock {
+					return h
+				}
+				for d.iss+late < e.clock {
+					d = ri.dayRange(d.next)
+				}
+				return d.start
+			}
+			pruned = s.prune(cutoff, bound, issue)
 		}
 		if ready != s.ReadyThrough || final != s.FinalThrough {
 			s.metaDirty = true
@@ -258,64 +294,84 @@ func (e *Engine) Advance(t time.Time) []schemas.FeatureRow {
 	// had the clock moved an hour at a time: a consumer then sees the final
 	// rows of the hours before an issue time ahead of the ready rows issued
 	// then, however far one Advance jumped.
-	return sortByDue(out, late)
+	e.sortByDue(out[n0:], e.rowRegion, late)
+	return out
 }
 
-// sortByDue orders rows by the time they became due, then region and hour.
-// Rows are large, so it sorts their indices and moves each row once.
-func sortByDue(out []schemas.FeatureRow, late int64) []schemas.FeatureRow {
-	type key struct {
-		due, hour int64
-		region    string
-		i         int
-	}
-	keys := make([]key, len(out))
-	for i := range out {
-		r := &out[i]
-		k := key{hour: r.Hour.Unix(), region: r.Region, i: i}
+// finalAfter is, in seconds from the start of an hour, the as-of time of
+// its final row: the hour's end plus the observation delay.
+func (e *Engine) finalAfter() int64 {
+	return 3600 + int64(e.cfg.ObservationDelay/time.Second)
+}
+
+// dueKey orders a row by the time it became due, then region and hour.
+type dueKey struct {
+	due, hour int64
+	region    int32 // the region's place in the sorted ids
+	i         int32
+}
+
+// cmpDue orders keys by due time, region and hour. No two rows share all
+// three (a region's ready and final rows of an hour fall due at different
+// times, as the issue time precedes the hour), so an unstable sort gives the
+// one order; the index breaks ties only to make that plain.
+func cmpDue(a, b dueKey) int {
+	return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.region, b.region), cmp.Compare(a.hour, b.hour), cmp.Compare(a.i, b.i))
+}
+
+// sortByDue orders rows by the time they became due, then region and hour
+// (region[i] is row i's region's place in the sorted ids). Rows are large,
+// so it sorts their indices and moves each row once.
+func (e *Engine) sortByDue(rows []schemas.FeatureRow, region []int32, late int64) {
+	keys := e.keys[:0]
+	for i := range rows {
+		r := &rows[i]
+		k := dueKey{hour: r.Hour.Unix(), region: region[i], i: int32(i)}
 		if r.Final {
-			k.due = k.hour + 3600 + late
+			k.due = k.hour + e.finalAfter() + late
 		} else {
 			k.due = r.IssueTime.Unix() + late
 		}
-		keys[i] = k
+		keys = append(keys, k)
 	}
-	cmpKeys := func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.due, b.due), strings.Compare(a.region, b.region), cmp.Compare(a.hour, b.hour))
+	e.keys = keys[:0]
+	if slices.IsSortedFunc(keys, cmpDue) {
+		return
 	}
-	if slices.IsSortedFunc(keys, cmpKeys) {
-		return out
-	}
-	slices.SortStableFunc(keys, cmpKeys)
-	sorted := make([]schemas.FeatureRow, len(out))
+	slices.SortFunc(keys, cmpDue)
+	e.scratch = append(e.scratch[:0], rows...)
 	for i, k := range keys {
-		sorted[i] = out[k.i]
+		rows[i] = e.scratch[k.i]
 	}
-	return sorted
+	clear(e.scratch) // keep no row's maps alive
 }
 
 func (e *Engine) emitReady(out []schemas.FeatureRow, s *regionState, ri *regionInfo, late int64) []schemas.FeatureRow {
-	var d time.Time
-	if s.ReadyThrough == 0 {
-		_, d = ri.day(unix(s.FirstHour))
-	} else {
-		_, d = ri.day(unix(s.ReadyThrough))
+	from := s.ReadyThrough
+	if from == 0 {
+		from = s.FirstHour
+	}
+	// The day after from's is the next whose ready rows are due. It is
+	// cached with its issue time: most calls find it not due yet.
+	if s.nextReady.start == 0 || s.nextReadyFrom != from {
+		s.nextReady = ri.dayRange(ri.dayRange(from).next)
+		s.nextReadyFrom = from
 	}
 	for {
-		iss := ri.issue(d.In(ri.cal.Location()))
-		if iss.Unix()+late >= e.clock {
+		d := s.nextReady
+		if d.iss+late >= e.clock {
 			return out
 		}
-		prev, _ := ri.day(d.Add(-time.Hour))
-		if e.anyPrice(s, prev.Unix(), d.Unix(), iss.Unix()) {
-			_, next := ri.day(d)
-			ctx := e.dayContext(s, ri, d, next, iss)
-			for h := d.Unix(); h < next.Unix(); h += 3600 {
+		prev := ri.dayRange(d.start - 3600)
+		if e.anyPrice(s, prev.start, d.start, d.iss) {
+			ctx := e.dayContext(s, ri, d)
+			for h := d.start; h < d.next; h += 3600 {
 				out = append(out, e.row(s, ri, ctx, h, false))
 			}
 		}
-		s.ReadyThrough = d.Unix()
-		_, d = ri.day(d)
+		s.ReadyThrough = d.start
+		s.nextReady = ri.dayRange(d.next)
+		s.nextReadyFrom = d.start
 	}
 }
 
@@ -324,12 +380,16 @@ func (e *Engine) emitFinal(out []schemas.FeatureRow, s *regionState, ri *regionI
 	if s.FinalThrough != 0 {
 		h = s.FinalThrough + 3600
 	}
-	for ; h+3600+late < e.clock; h += 3600 {
-		if _, _, ok := s.price(h, h+3600); ok {
-			start, next := ri.day(unix(h))
-			iss := ri.issue(start.In(ri.cal.Location()))
-			ctx := e.dayContext(s, ri, start, next, iss)
-			out = append(out, e.row(s, ri, ctx, h, true))
+	var ctx *dayCtx
+	fin := e.finalAfter()
+	for ; h+fin+late < e.clock; h += 3600 {
+		if hs := s.at(h); hs != nil {
+			if _, _, ok := hs.price(h + fin); ok {
+				if ctx == nil || h < ctx.start || h >= ctx.next {
+					ctx = e.dayContext(s, ri, ri.dayRange(h))
+				}
+				out = append(out, e.row(s, ri, ctx, h, true))
+			}
 		}
 		s.FinalThrough = h
 	}
@@ -350,7 +410,9 @@ func (e *Engine) anyPrice(s *regionState, from, to, asOf int64) bool {
 // rows, and reused for its final rows: once the clock has passed the issue
 // time plus the allowed lateness, no input known by then can still arrive,
 // so the features cannot change. (After a restore it is computed again, from
-// the same inputs.)
+// the same inputs.) For the same reason the part of each hour's row known at
+// the issue time (everything but the price and the observations) is
+// computed once, for the ready row, and copied into the final row.
 type dayCtx struct {
 	region        string
 	start, next   int64
@@ -360,15 +422,37 @@ type dayCtx struct {
 	s24, s168     stats
 	lastObserved  map[string]float64
 	forecastError map[string]float64
+
+	// The issue-time part of each hour's row, by hour of the day, once
+	// computed (have). The values the rows point to are in slabs of their
+	// own, so that rows kept by a caller do not keep the context alive.
+	base   []schemas.FeatureRow
+	have   []bool
+	floats []float64 // per hour: lag 24 h, 48 h, 168 h, price
+	times  []time.Time
+	ints   []int
+	cal    calendar.Fields // of the day's first hour
+	calY   int
+	calM   time.Month
+	calD   int
 }
 
 type stats struct{ mean, std, min, max *float64 }
 
-func (e *Engine) dayContext(s *regionState, ri *regionInfo, start, next, iss time.Time) *dayCtx {
-	if c := s.days[start.Unix()]; c != nil {
+// Per-hour float slots of a dayCtx.
+const (
+	slotLag24 = iota
+	slotLag48
+	slotLag168
+	slotPrice
+	slots
+)
+
+func (e *Engine) dayContext(s *regionState, ri *regionInfo, d dayRange) *dayCtx {
+	if c := s.days[d.start]; c != nil {
 		return c
 	}
-	c := &dayCtx{region: s.Region, start: start.Unix(), next: next.Unix(), iss: iss.Unix()}
+	c := &dayCtx{region: s.Region, start: d.start, next: d.next, iss: d.iss}
 	// The last hourly price known at the issue time, looking back two days.
 	for h := c.start - 3600; h >= c.start-48*3600; h -= 3600 {
 		if p, _, ok := s.price(h, c.iss); ok {
@@ -379,12 +463,18 @@ func (e *Engine) dayContext(s *regionState, ri *regionInfo, start, next, iss tim
 		}
 	}
 	if c.lastHour != nil {
-		last := c.lastHour.Unix()
-		c.s24 = e.window(s, last, 24, c.iss)
-		c.s168 = e.window(s, last, 168, c.iss)
+		c.s24, c.s168 = windows(s, c.lastHour.Unix(), c.iss)
 	}
-	c.lastObserved = lastObserved(s, c.iss)
-	c.forecastError = forecastError(s, c.iss)
+	c.lastObserved = s.lastObserved(c.iss)
+	c.forecastError = s.forecastError(c.iss)
+	n := int((c.next - c.start + 3599) / 3600)
+	c.base = make([]schemas.FeatureRow, n)
+	c.have = make([]bool, n)
+	c.floats = make([]float64, n*slots)
+	c.times = make([]time.Time, n)
+	c.ints = make([]int, n)
+	c.cal = ri.cal.Fields(unix(c.start))
+	c.calY, c.calM, c.calD = unix(c.start).In(ri.cal.Location()).Date()
 	if s.days == nil {
 		s.days = map[int64]*dayCtx{}
 	}
@@ -392,116 +482,228 @@ func (e *Engine) dayContext(s *regionState, ri *regionInfo, start, next, iss tim
 	return c
 }
 
-// window returns statistics of the n hourly prices up to and including
-// last, as known at asOf.
-func (e *Engine) window(s *regionState, last int64, n int, asOf int64) stats {
-	var sum, sq float64
-	lo, hi := math.Inf(1), math.Inf(-1)
-	k := 0
-	for h := last - int64(n-1)*3600; h <= last; h += 3600 {
+// windows returns statistics of the 24 and of the 168 hourly prices up to
+// and including last, as known at asOf: one pass over the hours, each
+// summed in hour order as a pass of its own would.
+func windows(s *regionState, last int64, asOf int64) (s24, s168 stats) {
+	type acc struct {
+		sum, sq, lo, hi float64
+		k               int
+	}
+	a24 := acc{lo: math.Inf(1), hi: math.Inf(-1)}
+	a168 := a24
+	add := func(a *acc, p float64) {
+		a.sum += p
+		a.sq += p * p
+		a.lo, a.hi = math.Min(a.lo, p), math.Max(a.hi, p)
+		a.k++
+	}
+	from24 := last - 23*3600
+	for h := last - 167*3600; h <= last; h += 3600 {
 		if p, _, ok := s.price(h, asOf); ok {
-			sum += p
-			sq += p * p
-			lo, hi = math.Min(lo, p), math.Max(hi, p)
-			k++
+			add(&a168, p)
+			if h >= from24 {
+				add(&a24, p)
+			}
 		}
 	}
-	if k == 0 {
-		return stats{}
+	st := func(a acc) stats {
+		if a.k == 0 {
+			return stats{}
+		}
+		mean := a.sum / float64(a.k)
+		v := a.sq/float64(a.k) - mean*mean
+		std := math.Sqrt(math.Max(v, 0))
+		lo, hi := a.lo, a.hi
+		return stats{&mean, &std, &lo, &hi}
 	}
-	mean := sum / float64(k)
-	v := sq/float64(k) - mean*mean
-	std := math.Sqrt(math.Max(v, 0))
-	return stats{&mean, &std, &lo, &hi}
+	return st(a24), st(a168)
 }
 
-func varName(region, location, v string) string {
-	if location == "" || location == region {
+// name is a feature's name for variable v at location: the variable's
+// own name at the region's location, "location.variable" elsewhere. Names
+// are remembered: the same few are built for every row.
+func (s *regionState) name(location, v string) string {
+	if location == "" || location == s.Region {
 		return v
 	}
-	return location + "." + v
+	k := [2]string{location, v}
+	if n, ok := s.names[k]; ok {
+		return n
+	}
+	if s.names == nil {
+		s.names = map[[2]string]string{}
+	}
+	n := location + "." + v
+	s.names[k] = n
+	return n
+}
+
+// pairSum accumulates the values of one variable at one location.
+type pairSum struct {
+	loc, v string
+	sum    float64
+	n      int
+}
+
+func findPair(acc []pairSum, loc, v string) int {
+	for i := range acc {
+		if acc[i].v == v && acc[i].loc == loc {
+			return i
+		}
+	}
+	return -1
 }
 
 // lastObserved returns, per variable, the value of the most recent hour
 // observed and available at asOf, looking back three days.
-func lastObserved(s *regionState, asOf int64) map[string]float64 {
-	out := map[string]float64{}
+func (s *regionState) lastObserved(asOf int64) map[string]float64 {
+	var arr [8]pairSum
+	acc := arr[:0]
 	top := asOf - asOf%3600
 	for h := top; h >= top-72*3600; h -= 3600 {
-		for loc, vs := range s.Obs[h] {
-			va, ok := latestValues(vs, asOf)
+		hs := s.at(h)
+		if hs == nil {
+			continue
+		}
+		for _, lv := range hs.obs {
+			va, ok := latestValues(lv.vs, asOf)
 			if !ok {
 				continue
 			}
 			for _, x := range va.V {
-				k, v := x.Name, x.V
-				n := varName(s.Region, loc, k)
-				if _, done := out[n]; !done {
-					out[n] = v
+				if findPair(acc, lv.loc, x.Name) < 0 {
+					acc = append(acc, pairSum{loc: lv.loc, v: x.Name, sum: x.V})
 				}
 			}
 		}
 	}
-	if len(out) == 0 {
+	if len(acc) == 0 {
 		return nil
 	}
+	out := make(map[string]float64, len(acc))
+	for _, a := range acc {
+		// Should two locations' variables share a feature name, the most
+		// recent (found first) wins.
+		if n := s.name(a.loc, a.v); !has(out, n) {
+			out[n] = a.sum
+		}
+	}
 	return out
+}
+
+func has(m map[string]float64, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // forecastError returns, per variable both forecast and observed, the mean
 // of forecast minus observation over the 168 hours before asOf, using only
 // observations available at asOf and, for each hour, the latest forecast
 // issued before that hour began.
-func forecastError(s *regionState, asOf int64) map[string]float64 {
-	sum := map[string]float64{}
-	cnt := map[string]int{}
+func (s *regionState) forecastError(asOf int64) map[string]float64 {
+	var arr [8]pairSum
+	acc := arr[:0]
 	top := asOf - asOf%3600
 	for h := top - 168*3600; h < top; h += 3600 {
-		obs, fcs := s.Obs[h], s.Fcs[h]
-		if len(obs) == 0 || len(fcs) == 0 {
+		hs := s.at(h)
+		if hs == nil || len(hs.obs) == 0 || len(hs.fcs) == 0 {
 			continue
 		}
-		for loc, ovs := range obs {
-			o, ok := latestValues(ovs, asOf)
+		for _, lo := range hs.obs {
+			o, ok := latestValues(lo.vs, asOf)
 			if !ok {
 				continue
 			}
-			f, ok := latestValues(fcs[loc], min(h, asOf))
+			i, ok := locIndex(hs.fcs, lo.loc)
+			if !ok {
+				continue
+			}
+			f, ok := latestValues(hs.fcs[i].vs, min(h, asOf))
 			if !ok {
 				continue
 			}
 			for _, x := range o.V {
-				k, ov := x.Name, x.V
-				if fv, ok := f.V.get(k); ok {
-					n := varName(s.Region, loc, k)
-					sum[n] += fv - ov
-					cnt[n]++
+				if fv, ok := f.V.get(x.Name); ok {
+					j := findPair(acc, lo.loc, x.Name)
+					if j < 0 {
+						j = len(acc)
+						acc = append(acc, pairSum{loc: lo.loc, v: x.Name})
+					}
+					acc[j].sum += fv - x.V
+					acc[j].n++
 				}
 			}
 		}
 	}
-	if len(sum) == 0 {
+	if len(acc) == 0 {
 		return nil
 	}
-	out := make(map[string]float64, len(sum))
-	for k, v := range sum {
-		out[k] = v / float64(cnt[k])
+	out := make(map[string]float64, len(acc))
+	for _, a := range acc {
+		if n := s.name(a.loc, a.v); !has(out, n) {
+			out[n] = a.sum / float64(a.n)
+		}
 	}
 	return out
 }
 
+// row returns the row of hour h of day c: the issue-time part, computed once
+// per hour, and for a final row the hour's price and observations.
 func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final bool) schemas.FeatureRow {
+	i := int((h - c.start) / 3600)
+	if !c.have[i] {
+		c.base[i] = e.baseRow(s, ri, c, h, i)
+		c.have[i] = true
+	}
+	r := c.base[i]
+	if !final {
+		return r
+	}
+	r.Final = true
+	end := h + e.finalAfter()
+	hs := s.at(h)
+	p, n, _ := hs.price(end)
+	c.floats[i*slots+slotPrice] = p
+	r.Price, r.PriceCount = &c.floats[i*slots+slotPrice], n
+	for _, lv := range hs.obs {
+		va, ok := latestValues(lv.vs, end)
+		if !ok {
+			continue
+		}
+		if r.Observed == nil {
+			r.Observed = make(map[string]float64, len(va.V))
+		}
+		for _, x := range va.V {
+			r.Observed[s.name(lv.loc, x.Name)] = x.V
+		}
+	}
+	return r
+}
+
+// baseRow computes the issue-time part of the row of hour h, the i-th hour
+// of day c.
+func (e *Engine) baseRow(s *regionState, ri *regionInfo, c *dayCtx, h int64, i int) schemas.FeatureRow {
 	hour := unix(h)
-	cf := ri.cal.Fields(hour)
+	// The date fields are those of the day (its hours share the local
+	// date, which is checked); the hour and daylight saving time are the
+	// hour's own.
+	cf := c.cal
+	l := hour.In(ri.cal.Location())
+	if y, m, d := l.Date(); y == c.calY && m == c.calM && d == c.calD {
+		cf.LocalHour, cf.DST = l.Hour(), l.IsDST()
+	} else {
+		cf = ri.cal.Fields(hour)
+	}
+	issue := unix(c.iss)
 	r := schemas.FeatureRow{
 		Region:        s.Region,
 		Market:        s.Market,
 		Unit:          s.Unit,
 		Hour:          hour,
 		LocalDate:     cf.LocalDate,
-		IssueTime:     unix(c.iss),
-		LeadHours:     schemas.LeadHours(unix(c.iss), hour),
-		Final:         final,
+		IssueTime:     issue,
+		LeadHours:     schemas.LeadHours(issue, hour),
 		LastPrice:     c.lastPrice,
 		LastPriceHour: c.lastHour,
 		Mean24h:       c.s24.mean, Std24h: c.s24.std, Min24h: c.s24.min, Max24h: c.s24.max,
@@ -516,51 +718,36 @@ func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final b
 		LastObserved:  c.lastObserved,
 		ForecastError: c.forecastError,
 	}
-	lag := func(hours int64) *float64 {
+	lag := func(hours int64, slot int) *float64 {
 		if p, _, ok := s.price(h-hours*3600, c.iss); ok {
-			return &p
+			f := &c.floats[i*slots+slot]
+			*f = p
+			return f
 		}
 		return nil
 	}
-	r.PriceLag24h, r.PriceLag48h, r.PriceLag168h = lag(24), lag(48), lag(168)
+	r.PriceLag24h, r.PriceLag48h, r.PriceLag168h = lag(24, slotLag24), lag(48, slotLag48), lag(168, slotLag168)
 
 	var issued int64
-	for loc, vs := range s.Fcs[h] {
-		va, ok := latestValues(vs, c.iss)
-		if !ok {
-			continue
-		}
-		if r.KnownAhead == nil {
-			r.KnownAhead = map[string]float64{}
-		}
-		for _, x := range va.V {
-			k, v := x.Name, x.V
-			r.KnownAhead[varName(s.Region, loc, k)] = v
-		}
-		issued = max(issued, va.At)
-	}
-	if issued != 0 {
-		t := unix(issued)
-		lead := schemas.LeadHours(t, hour)
-		r.KnownAheadIssuedAt, r.KnownAheadLeadHours = &t, &lead
-	}
-	if final {
-		end := h + 3600
-		p, n, _ := s.price(h, end)
-		r.Price, r.PriceCount = &p, n
-		for loc, vs := range s.Obs[h] {
-			va, ok := latestValues(vs, end)
+	if hs := s.at(h); hs != nil {
+		for _, lv := range hs.fcs {
+			va, ok := latestValues(lv.vs, c.iss)
 			if !ok {
 				continue
 			}
-			if r.Observed == nil {
-				r.Observed = map[string]float64{}
+			if r.KnownAhead == nil {
+				r.KnownAhead = make(map[string]float64, len(va.V)*len(hs.fcs))
 			}
 			for _, x := range va.V {
-				k, v := x.Name, x.V
-				r.Observed[varName(s.Region, loc, k)] = v
+				r.KnownAhead[s.name(lv.loc, x.Name)] = x.V
 			}
+			issued = max(issued, va.At)
 		}
+	}
+	if issued != 0 {
+		c.times[i] = unix(issued)
+		c.ints[i] = schemas.LeadHours(c.times[i], hour)
+		r.KnownAheadIssuedAt, r.KnownAheadLeadHours = &c.times[i], &c.ints[i]
 	}
 	return r
 }
@@ -634,11 +821,7 @@ func (e *Engine) Restore(key string, value []byte) error {
 	if !ok {
 		return fmt.Errorf("features: restore: unknown changelog key %q", key)
 	}
-	s := e.regions[region]
-	if s == nil {
-		s = newRegionState(region)
-		e.regions[region] = s
-	}
+	s := e.state(region)
 	switch {
 	case rest == "m":
 		m, err := decodeRegionMeta(key, value)
@@ -667,11 +850,4 @@ func (e *Engine) Restore(key string, value []byte) error {
 }
 
 // Regions returns the ids of the regions in the state, sorted.
-func (e *Engine) Regions() []string {
-	ids := make([]string, 0, len(e.regions))
-	for id := range e.regions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (e *Engine) Regions() []string { return slices.Clone(e.ids) }

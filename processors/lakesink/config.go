@@ -73,6 +73,10 @@ type Config struct {
 	StopAtEnd bool
 	// MaxPollRecords bounds the records handled per poll, default 10 000.
 	MaxPollRecords int
+	// SessionTimeout is how long the group waits for a silent member
+	// before it reassigns that member's partitions; default 10s (franz-go's
+	// is 45s), as for the processor (runner.Config.SessionTimeout).
+	SessionTimeout time.Duration
 	// ClientOpts are extra franz-go options, applied after the sink's own
 	// (tests shorten the heartbeat interval to rebalance faster).
 	ClientOpts []kgo.Opt
@@ -182,6 +186,9 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 10_000
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -111,6 +111,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	slices.Sort(topics)
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(s.cfg.SessionTimeout/10, 3*time.Second)),
 		kgo.ConsumeTopics(topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers occupy offsets (the features topic is

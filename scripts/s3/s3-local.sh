@@ -118,9 +118,12 @@ start() {
   ROOT_ACCESS_KEY_ID=$ACCESS ROOT_SECRET_ACCESS_KEY=$SECRET \
     setsid nohup "$BIN" --port "127.0.0.1:$PORT" --region "$REGION" --quiet \
     posix "$DATA" >>"$LOG" 2>&1 </dev/null &
-  echo $! >"$PIDF"
+  local child=$!
+  echo "$child" >"$PIDF"
   for _ in $(seq 1 120); do
-    if ! pid >/dev/null; then
+    # Liveness by pid alone here: until the child has exec'd versitygw its
+    # command line is this script's, and pid() would call it gone.
+    if ! kill -0 "$child" 2>/dev/null; then
       tail -20 "$LOG" >&2
       die "versitygw exited during start (output above, all of it in $LOG)"
     fi

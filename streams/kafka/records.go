@@ -24,11 +24,28 @@ func NewRecord(topic, key string, v schemas.Value, producer string) (*kgo.Record
 	if err != nil {
 		return nil, fmt.Errorf("kafka: record for %s: %w", topic, err)
 	}
-	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
-	for _, h := range schemas.Headers(v.SchemaName(), producer) {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: []byte(h.Value)})
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: b, Headers: RecordHeaders(v.SchemaName(), producer)}, nil
+}
+
+// RecordHeaders returns wattcast's headers (schemas.Headers) for a value of
+// schema written by producer, with their values in one allocation. A writer
+// of many records of one schema may give them all the same headers: franz-go
+// only reads a record's headers, and the slice is full, so an append to one
+// record's headers copies it.
+func RecordHeaders(schema, producer string) []kgo.RecordHeader {
+	hs := schemas.Headers(schema, producer)
+	n := 0
+	for _, h := range hs {
+		n += len(h.Value)
 	}
-	return r, nil
+	buf := make([]byte, 0, n)
+	out := make([]kgo.RecordHeader, len(hs))
+	for i, h := range hs {
+		start := len(buf)
+		buf = append(buf, h.Value...)
+		out[i] = kgo.RecordHeader{Key: h.Key, Value: buf[start:len(buf):len(buf)]}
+	}
+	return out
 }
 
 // Header returns the value of the first header named key, or "".

@@ -52,7 +52,10 @@ type Task interface {
 	Restore(key string, value []byte) error
 	// Process handles one poll's input records of this partition, in
 	// offset order per topic, writing outputs and dead letters to out. It
-	// is also called with no records when only the lag changed.
+	// is also called with no records when only the lag changed. Process is
+	// called again only after the transaction of the records emitted by the
+	// previous call has ended (and the producer has released them), so a
+	// task may reuse their memory from one call to the next.
 	Process(ctx context.Context, recs []*kgo.Record, lag Lag, out *Output) error
 	// Changes returns the changelog records for the state changed since the
 	// last call. They are written in the same transaction as the outputs.
@@ -147,6 +150,17 @@ type Config struct {
 	// TransactionTimeout bounds how long a crashed instance's open
 	// transaction blocks its partitions; default 20s.
 	TransactionTimeout time.Duration
+	// SessionTimeout is how long the group waits for a silent member
+	// (crashed, or cut off from the brokers) before it gives that member's
+	// partitions to another; default 10s rather than franz-go's 45s, since
+	// nothing else moves on those partitions meanwhile. Heartbeats go every
+	// SessionTimeout/10 (at least every 3s). Brokers refuse values outside
+	// group.min/max.session.timeout.ms (6s to 30min by default).
+	SessionTimeout time.Duration
+	// LookupTimeout bounds how long, after an assignment, the lookups of
+	// the positions of its partitions are retried (they fail for a while
+	// after a broker restart) before the session is given up; default 2m.
+	LookupTimeout time.Duration
 	// MaxPollRecords bounds the records handled in one transaction;
 	// default 20000.
 	MaxPollRecords int
@@ -155,9 +169,10 @@ type Config struct {
 	// franz-go's 50 MiB and 1 MiB (fetch.max.bytes and
 	// max.partition.fetch.bytes). The consumer buffers a response per
 	// broker, decompressed, and with franz-go's defaults that buffer was
-	// most of a runner's memory. Defaults 2 MiB and 128 KiB: a catch-up
-	// then fetches about 8000 records at a time, which costs no measurable
-	// throughput (docs/performance.md).
+	// most of a runner's memory. Defaults 512 KiB and 64 KiB: a catch-up of
+	// JSON records then fetches about 10,000 at a time (5 MB decompressed),
+	// which costs no measurable throughput against 2 MiB, and peaks 40 MB
+	// lower (docs/performance.md).
 	FetchMaxBytes, FetchMaxPartitionBytes int32
 	// Concurrency is how many tasks may process one poll's records at
 	// once; default 1. Raise it (to the number of cores) only when tasks
@@ -232,14 +247,20 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.TransactionTimeout == 0 {
 		cfg.TransactionTimeout = 20 * time.Second
 	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 10 * time.Second
+	}
+	if cfg.LookupTimeout == 0 {
+		cfg.LookupTimeout = 2 * time.Minute
+	}
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = 20000
 	}
 	if cfg.FetchMaxBytes == 0 {
-		cfg.FetchMaxBytes = 2 << 20
+		cfg.FetchMaxBytes = 512 << 10
 	}
 	if cfg.FetchMaxPartitionBytes == 0 {
-		cfg.FetchMaxPartitionBytes = 128 << 10
+		cfg.FetchMaxPartitionBytes = 64 << 10
 	}
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
@@ -299,7 +320,7 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 func (r *Runner) snapshotEnds(ctx context.Context) error {
-	cl, err := r.cfg.Kafka.NewClient()
+	cl, err := r.cfg.Kafka.NewClient(noClientMetrics())
 	if err != nil {
 		return err
 	}
@@ -364,6 +385,8 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 	}
 	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.ConsumerGroup(r.cfg.Group),
+		kgo.SessionTimeout(r.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(min(r.cfg.SessionTimeout/10, 3*time.Second)),
 		kgo.ConsumeTopics(r.cfg.Inputs...),
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -378,6 +401,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		kgo.FetchMaxBytes(r.cfg.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(r.cfg.FetchMaxPartitionBytes),
 		kgo.RecordPartitioner(changelogPartitioner{r.cfg.Changelog}),
+		noClientMetrics(),
 		kgo.OnPartitionsAssigned(onChange(true, false)),
 		kgo.OnPartitionsRevoked(onChange(false, false)),
 		kgo.OnPartitionsLost(onChange(false, true)),
@@ -646,34 +670,80 @@ func (r *Runner) applyAssignment(ctx context.Context, adm *kadm.Client) error {
 		}
 	}
 	// Positions: the committed offset, or the log start for a new group.
-	committed, err := adm.FetchOffsets(ctx, r.cfg.Group)
+	// Right after a broker restart the lookups fail for a while (leaders
+	// moving, the coordinator loading its log); they are retried here, in
+	// this session, since abandoning the session would leave its member in
+	// the group until the session timeout and stall every partition.
+	backoff := 100 * time.Millisecond
+	deadline := time.Now().Add(r.cfg.LookupTimeout)
+	for {
+		pos, end, err := r.positions(ctx, adm, owned)
+		if err == nil {
+			r.pos, r.end, r.assigned = pos, end, owned
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		r.log.Warn("looking up the positions of the assigned partitions failed; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// positions looks up, for the owned partitions of every input, where to
+// start (the group's committed offset, else the log start) and where the
+// committed data ends. Any partition whose lookup failed fails the whole:
+// falling back to the log start for a partition whose committed offset is
+// merely unknown would process its records twice.
+func (r *Runner) positions(ctx context.Context, adm *kadm.Client, owned map[int32]bool) (pos, end map[tp]int64, err error) {
+	// RequireStable: the broker answers only once the transactional offset
+	// commits of an earlier owner have ended, else a commit in flight would
+	// be read as its predecessor and its records processed again (KIP-447).
+	committed, err := adm.FetchOffsets(kadm.RequireStable(ctx), r.cfg.Group)
+	if err == nil {
+		err = committed.Error()
+	}
 	if err != nil {
-		return fmt.Errorf("runner: committed offsets of group %s: %w", r.cfg.Group, err)
+		return nil, nil, fmt.Errorf("runner: committed offsets of group %s: %w", r.cfg.Group, err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, r.cfg.Inputs...)
+	if err == nil {
+		err = starts.Error()
+	}
 	if err != nil {
-		return fmt.Errorf("runner: start offsets: %w", err)
+		return nil, nil, fmt.Errorf("runner: start offsets of %v: %w", r.cfg.Inputs, err)
 	}
 	ends, err := adm.ListCommittedOffsets(ctx, r.cfg.Inputs...)
-	if err != nil {
-		return fmt.Errorf("runner: end offsets: %w", err)
+	if err == nil {
+		err = ends.Error()
 	}
-	r.pos, r.end = map[tp]int64{}, map[tp]int64{}
-	r.assigned = owned
+	if err != nil {
+		return nil, nil, fmt.Errorf("runner: end offsets of %v: %w", r.cfg.Inputs, err)
+	}
+	pos, end = map[tp]int64{}, map[tp]int64{}
 	for _, t := range r.cfg.Inputs {
 		for p := range owned {
 			k := tp{t, p}
-			if o, ok := committed.Lookup(t, p); ok && o.Err == nil && o.At >= 0 {
-				r.pos[k] = o.At
-			} else if s, ok := starts.Lookup(t, p); ok && s.Err == nil {
-				r.pos[k] = s.Offset
+			if o, ok := committed.Lookup(t, p); ok && o.At >= 0 {
+				pos[k] = o.At
+			} else if s, ok := starts.Lookup(t, p); ok {
+				pos[k] = s.Offset
+			} else {
+				return nil, nil, fmt.Errorf("runner: no start offset for %s[%d] (metadata not yet updated?)", t, p)
 			}
-			if e, ok := ends.Lookup(t, p); ok && e.Err == nil {
-				r.end[k] = e.Offset
+			e, ok := ends.Lookup(t, p)
+			if !ok {
+				return nil, nil, fmt.Errorf("runner: no end offset for %s[%d] (metadata not yet updated?)", t, p)
 			}
+			end[k] = e.Offset
 		}
 	}
-	return nil
+	return pos, end, nil
 }
 
 // processAll hands every partition of parts its records (Concurrency
@@ -762,7 +832,7 @@ func (r *Runner) restore(ctx context.Context, tasks map[int32]Task) (int, error)
 	for p := range tasks {
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := r.cfg.Kafka.NewClient(
+	cl, err := r.cfg.Kafka.NewClient(noClientMetrics(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Changelog: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
@@ -849,6 +919,14 @@ func (r *Runner) restore(ctx context.Context, tasks map[int32]Task) (int, error)
 	}
 	return n, nil
 }
+
+// noClientMetrics turns off the client telemetry of KIP-714 in the runner's
+// clients. A broker that asks for it (the embedded one does) gets a push
+// every few seconds from each client, and franz-go compresses each push
+// with lz4 in a fresh 4 MB block buffer: 16 MB of garbage per push, a
+// tenth of the processor's peak memory. Operators watch the stages through
+// their own metrics and logs instead.
+func noClientMetrics() kgo.Opt { return kgo.DisableClientMetrics() }
 
 // changelogPartitioner writes changelog records to the partition the runner
 // chose (the input partition whose state they hold) and every other record
