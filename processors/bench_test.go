@@ -457,15 +457,7 @@ func produceBenchInput(b *testing.B, kc kafka.Config, topics schemas.TopicSet, n
 		}
 		items = append(items, item{at, r})
 	}
-	for i := range in.Prices {
-		add(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
-	}
-	for i := range in.Obs {
-		add(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
-	}
-	for i := range in.Fcs {
-		add(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
-	}
+	in.Each(topics, add)
 	slices.SortStableFunc(items, func(x, y item) int { return cmp.Compare(x.at.UnixNano(), y.at.UnixNano()) })
 	recs := make([]*kgo.Record, len(items))
 	for i := range items {

@@ -51,15 +51,7 @@ func BenchmarkProcessCPU(b *testing.B) {
 				}
 				byPart[part[key]] = append(byPart[part[key]], item{at.UnixNano(), r})
 			}
-			for i := range in.Prices {
-				add(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
-			}
-			for i := range in.Obs {
-				add(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
-			}
-			for i := range in.Fcs {
-				add(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
-			}
+			in.Each(topics, add)
 			for p := range byPart {
 				slices.SortStableFunc(byPart[p], func(x, y item) int { return cmp.Compare(x.at, y.at) })
 				n += len(byPart[p])

@@ -60,15 +60,7 @@ func publish(t *testing.T, kc kafka.Config, topics schemas.TopicSet, in inputs, 
 		}
 		items = append(items, item{at, r})
 	}
-	for i := range in.Prices {
-		add(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
-	}
-	for i := range in.Obs {
-		add(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
-	}
-	for i := range in.Fcs {
-		add(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
-	}
+	in.Each(topics, add)
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at.Before(items[j].at) })
 	cl, err := kc.NewClient()
 	if err != nil {

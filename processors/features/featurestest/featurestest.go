@@ -52,3 +52,18 @@ func History(regions []string, from time.Time, days int) Inputs {
 	}
 	return in
 }
+
+// Each calls fn with every input, its topic in topics, its key (the region)
+// and its known-at time: prices, then observations, then forecasts, each in
+// the order of the slices. Callers that produce the inputs sort by at.
+func (in *Inputs) Each(topics schemas.TopicSet, fn func(at time.Time, topic, key string, v schemas.Value)) {
+	for i := range in.Prices {
+		fn(in.Prices[i].PublishedAt, topics.Prices, in.Prices[i].Region, &in.Prices[i])
+	}
+	for i := range in.Obs {
+		fn(in.Obs[i].AvailableAt, topics.WeatherObserved, in.Obs[i].Region, &in.Obs[i])
+	}
+	for i := range in.Fcs {
+		fn(in.Fcs[i].IssuedAt, topics.WeatherForecast, in.Fcs[i].Region, &in.Fcs[i])
+	}
+}
