@@ -1,8 +1,12 @@
 package processors
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"reflect"
 	"sort"
 	"testing"
@@ -172,7 +176,15 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p := runProcessor(t, ctx, kc, topics, true, 0)
+	var logs bytes.Buffer // written under the JSON handler's lock
+	p, err := New(Config{Kafka: kc, Topics: topics, Producer: "test", StopAtEnd: true,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	got := decodeRows(t, readAll(t, kc, topics.Features))
 	want := expected(t, in)
@@ -204,6 +216,24 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 	}
 	if s := p.Stats(); s.DeadLetters[schemas.ReasonMalformed] != 1 {
 		t.Fatalf("stats count dead letters %v", s.DeadLetters)
+	}
+	// The CloudWatch alarm on dead letters sums the "count" of these log
+	// lines (terraform/modules/observability/alarms.tf).
+	logged := map[string]int{}
+	for line := range bytes.Lines(logs.Bytes()) {
+		var l struct {
+			Msg, Reason, Topic string
+			Count              int
+		}
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l.Msg == kafka.MsgDeadLetters && l.Topic == topics.DeadLetters {
+			logged[l.Reason] += l.Count
+		}
+	}
+	if !maps.Equal(logged, reasons) {
+		t.Errorf("dead letters logged by reason %v, want those published %v", logged, reasons)
 	}
 }
 

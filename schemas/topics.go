@@ -99,6 +99,11 @@ func (s TopicSet) Internal(component, suffix string) string {
 	return s.Prefix + component + "." + suffix
 }
 
+// errorRetention is the retention of the forecasts and error topics: five
+// weeks, so that an instance that restarts rebuilds the monitor's 30-day
+// accuracy windows (serving/monitor) in full from them.
+const errorRetention = 5 * 7 * 24 * time.Hour
+
 // Specs lists every public topic with its schema, key, partition count and
 // retention. partitions is used for the keyed data topics; retention for the
 // input and feature streams (the lake keeps history; the topics need only
@@ -120,11 +125,11 @@ func (s TopicSet) Specs(partitions int32, retention time.Duration) []TopicSpec {
 			"weather forecasts and known-ahead exogenous series, with issue time"},
 		{s.Features, SchemaFeatureRow, "region", partitions, retention, false,
 			"hourly feature rows: once when their inputs are known, again when final"},
-		{s.Forecasts, SchemaForecast, "region", partitions, 4 * week, false,
+		{s.Forecasts, SchemaForecast, "region", partitions, errorRetention, false,
 			"day-ahead forecasts from the champion and every challenger"},
-		{s.ErrorsChampion, SchemaForecastError, "region", partitions, 4 * week, false,
+		{s.ErrorsChampion, SchemaForecastError, "region", partitions, errorRetention, false,
 			"champion forecast errors per target hour"},
-		{s.ErrorsChallenger, SchemaForecastError, "region", partitions, 4 * week, false,
+		{s.ErrorsChallenger, SchemaForecastError, "region", partitions, errorRetention, false,
 			"challenger forecast errors per target hour"},
 		{s.ModelEvents, SchemaModelEvent, "model id", 1, -1, false,
 			"model registry events and promotion decisions, with evidence"},

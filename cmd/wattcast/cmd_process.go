@@ -21,7 +21,6 @@ func processCommand() *command {
 		usage:   "wattcast process [flags]",
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			lateness := fs.Duration("allowed-lateness", time.Hour, "how far behind the event-time clock an input may arrive and still be used; later inputs are dead-lettered")
-			obsDelay := fs.Duration("observation-delay", 0, "how long after its hour's end an hour's final row waits for observations (1h for ENTSO-E's actual load; at most 48h)")
 			regions := fs.String("regions", "", "JSON file of extra regions: {\"REGION\": {\"zone\": \"Europe/Helsinki\", \"country\": \"FI\", \"issue_time\": \"10:00\"}}")
 			noLake := fs.Bool("no-lake", false, "run only the feature processor, not the lake sink")
 			noFeatures := fs.Bool("no-features", false, "run only the lake sink, not the feature processor")
@@ -48,7 +47,7 @@ func processCommand() *command {
 				if !*noFeatures {
 					p, err := processors.New(processors.Config{
 						Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"), Logger: rc.log,
-						Features:  features.Config{Regions: extra, AllowedLateness: *lateness, ObservationDelay: *obsDelay},
+						Features:  features.Config{Regions: extra, AllowedLateness: *lateness},
 						StopAtEnd: *untilEnd, InstanceID: *instance, Group: orDefault(*group, groupFor(processors.DefaultGroup, g.topicPrefix)),
 					})
 					if err != nil {

@@ -76,7 +76,7 @@ func Batch(cfg Config, prices []schemas.Price, obs []schemas.WeatherObservation,
 	}
 	if last != 0 {
 		// Let time run on until every hour with a known price is final.
-		collect(e.Advance(time.Unix(last, 0).Add(72*time.Hour + e.cfg.ObservationDelay + e.cfg.AllowedLateness)))
+		collect(e.Advance(time.Unix(last, 0).Add(72*time.Hour + e.cfg.AllowedLateness)))
 	}
 	return res, nil
 }

@@ -89,15 +89,6 @@ type Config struct {
 	// may be and still be used; older inputs are rejected as late. Default
 	// 1h. Emission waits this long past each as-of time.
 	AllowedLateness time.Duration
-	// ObservationDelay is how long after the end of its hour an hour's
-	// final row waits for observations: the final row of hour H holds the
-	// price and the observations known at H+1h+ObservationDelay, and is
-	// emitted once the clock passes that plus the allowed lateness.
-	// Default 0 (weather observations arrive with the hour's end). Set it
-	// to the delay of the slowest observed column you import (ENTSO-E's
-	// actual load, Load_AC, is published an hour after its hour: 1h), or
-	// its values never reach a final row. At most 48h.
-	ObservationDelay time.Duration
 	// Retention is how much history the state keeps behind the clock.
 	// Default (and minimum) 10 days: the 168 h lag of the last hour of D
 	// reaches back to D-7, which is up to 8 days before issue(D+1).
@@ -106,23 +97,12 @@ type Config struct {
 
 const minRetention = 10 * 24 * time.Hour
 
-// maxObservationDelay bounds Config.ObservationDelay: the state keeps an
-// hour's inputs (Retention) well past its final row, and BuildBatch lets
-// time run on 72h past the last input to finalize every hour.
-const maxObservationDelay = 48 * time.Hour
-
 func (c Config) withDefaults() (Config, error) {
 	if c.AllowedLateness == 0 {
 		c.AllowedLateness = time.Hour
 	}
 	if c.AllowedLateness < 0 {
 		return c, fmt.Errorf("features: allowed lateness %s is negative", c.AllowedLateness)
-	}
-	if c.ObservationDelay < 0 || c.ObservationDelay > maxObservationDelay {
-		return c, fmt.Errorf("features: observation delay %s is outside [0, %s]", c.ObservationDelay, maxObservationDelay)
-	}
-	if c.ObservationDelay%time.Second != 0 {
-		return c, fmt.Errorf("features: observation delay %s is not a whole number of seconds", c.ObservationDelay)
 	}
 	if c.Retention == 0 {
 		c.Retention = minRetention

@@ -298,12 +298,6 @@ func (e *Engine) AdvanceAppend(dst []schemas.FeatureRow, t time.Time) []schemas.
 	return out
 }
 
-// finalAfter is, in seconds from the start of an hour, the as-of time of
-// its final row: the hour's end plus the observation delay.
-func (e *Engine) finalAfter() int64 {
-	return 3600 + int64(e.cfg.ObservationDelay/time.Second)
-}
-
 // dueKey orders a row by the time it became due, then region and hour.
 type dueKey struct {
 	due, hour int64
@@ -328,7 +322,7 @@ func (e *Engine) sortByDue(rows []schemas.FeatureRow, region []int32, late int64
 		r := &rows[i]
 		k := dueKey{hour: r.Hour.Unix(), region: region[i], i: int32(i)}
 		if r.Final {
-			k.due = k.hour + e.finalAfter() + late
+			k.due = k.hour + 3600 + late
 		} else {
 			k.due = r.IssueTime.Unix() + late
 		}
@@ -381,10 +375,9 @@ func (e *Engine) emitFinal(out []schemas.FeatureRow, s *regionState, ri *regionI
 		h = s.FinalThrough + 3600
 	}
 	var ctx *dayCtx
-	fin := e.finalAfter()
-	for ; h+fin+late < e.clock; h += 3600 {
+	for ; h+3600+late < e.clock; h += 3600 {
 		if hs := s.at(h); hs != nil {
-			if _, _, ok := hs.price(h + fin); ok {
+			if _, _, ok := hs.price(h + 3600); ok {
 				if ctx == nil || h < ctx.start || h >= ctx.next {
 					ctx = e.dayContext(s, ri, ri.dayRange(h))
 				}
@@ -661,7 +654,7 @@ func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final b
 		return r
 	}
 	r.Final = true
-	end := h + e.finalAfter()
+	end := h + 3600
 	hs := s.at(h)
 	p, n, _ := hs.price(end)
 	c.floats[i*slots+slotPrice] = p

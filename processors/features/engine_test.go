@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
@@ -423,84 +422,5 @@ func TestLateAndClosedInputsAreRejectedWithTheirReason(t *testing.T) {
 	unknown.Region = "XX"
 	if got := reason(e.AddPrice(&unknown)); got != schemas.ReasonInvalid {
 		t.Errorf("unknown region: %s, want %s", got, schemas.ReasonInvalid)
-	}
-}
-
-// An observed column published an hour after its hour (ENTSO-E's actual
-// load) reaches the final rows only with ObservationDelay: without it the
-// final row of hour H is out at H+1h plus the lateness, before the value is
-// known; with it the row waits, and holds the value.
-func TestObservationDelayHoldsFinalRowsForLateObservations(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, "2023-03-01T00:00:00Z", 4)
-	for i := range f.obs {
-		f.obs[i].Values = map[string]float64{"load": 1000 + float64(i)}
-		f.obs[i].AvailableAt = f.obs[i].Time.Add(2 * time.Hour) // an hour after the hour's end
-	}
-	hour := mustTime(t, "2023-03-02T10:00:00Z")
-	tests := []struct {
-		delay    time.Duration
-		wantLoad bool
-		// the clock (past the hour's end plus the lateness of 1h) at
-		// which the final row of hour is emitted
-		emittedBy time.Duration
-	}{
-		{0, false, 2*time.Hour + time.Second},
-		{time.Hour, true, 3*time.Hour + time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.delay.String(), func(t *testing.T) {
-			t.Parallel()
-			e, err := NewEngine(Config{ObservationDelay: tt.delay})
-			if err != nil {
-				t.Fatal(err)
-			}
-			type ev struct {
-				at  time.Time
-				add func() error
-			}
-			var evs []ev
-			for i := range f.prices {
-				evs = append(evs, ev{f.prices[i].PublishedAt, func() error { return e.AddPrice(&f.prices[i]) }})
-			}
-			for i := range f.obs {
-				evs = append(evs, ev{f.obs[i].AvailableAt, func() error { return e.AddObservation(&f.obs[i]) }})
-			}
-			slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
-			var final *schemas.FeatureRow
-			var finalAt time.Time
-			for _, x := range evs {
-				for _, r := range e.Advance(x.at) {
-					if r.Final && r.Hour.Equal(hour) {
-						final, finalAt = &r, x.at
-					}
-				}
-				if err := x.add(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if final == nil {
-				t.Fatalf("no final row for %s", hour)
-			}
-			// Inputs arrive at least hourly, so the row came out within
-			// the hour after it fell due, never before.
-			due := hour.Add(tt.emittedBy)
-			if finalAt.Before(due) || finalAt.After(due.Add(time.Hour)) {
-				t.Errorf("final row emitted at clock %s, want in [%s, %s]", finalAt, due, due.Add(time.Hour))
-			}
-			got, ok := final.Observed["load"]
-			if ok != tt.wantLoad {
-				t.Fatalf("final row's observed load present = %v, want %v (observed %v)", ok, tt.wantLoad, final.Observed)
-			}
-			if ok && got != 1000+float64(hour.Sub(f.obs[0].Time)/time.Hour) {
-				t.Errorf("final row's observed load %v is not the hour's own", got)
-			}
-		})
-	}
-	if _, err := NewEngine(Config{ObservationDelay: -time.Hour}); err == nil {
-		t.Error("a negative observation delay was accepted")
-	}
-	if _, err := NewEngine(Config{ObservationDelay: 72 * time.Hour}); err == nil {
-		t.Error("an observation delay of 72h was accepted")
 	}
 }

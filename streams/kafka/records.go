@@ -1,8 +1,12 @@
 package kafka
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -56,6 +60,24 @@ func Header(r *kgo.Record, key string) string {
 		}
 	}
 	return ""
+}
+
+// MsgDeadLetters is the message of the log line LogDeadLetters writes;
+// CloudWatch's metric filter for the DeadLetters alarm matches it
+// (terraform/modules/observability).
+const MsgDeadLetters = "dead letters"
+
+// LogDeadLetters logs, at WARN, one line per reason with the number of
+// records dead-lettered for it: {"msg":"dead letters","reason":...,
+// "count":N,"topic":...}. Call it once the transaction holding them has
+// committed, so that an aborted and retried transaction is not counted
+// twice. Nothing is logged for no dead letters.
+func LogDeadLetters(ctx context.Context, log *slog.Logger, topic string, byReason map[string]int) {
+	for _, reason := range slices.Sorted(maps.Keys(byReason)) {
+		if n := byReason[reason]; n > 0 {
+			log.LogAttrs(ctx, slog.LevelWarn, MsgDeadLetters, slog.String("reason", reason), slog.Int("count", n), slog.String("topic", topic))
+		}
+	}
 }
 
 // NewDeadLetter wraps a rejected record, with why it was rejected, into a

@@ -573,6 +573,13 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 				c.Committed()
 			}
 		}
+		dead := map[string]int{}
+		for _, out := range outs {
+			for k, v := range out.deadLetters {
+				dead[k] += v
+			}
+		}
+		kafka.LogDeadLetters(ctx, r.log, r.cfg.DeadLetters, dead)
 		r.mu.Lock()
 		r.stats.Transactions++
 		for _, recs := range byPart {

@@ -203,13 +203,15 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 		return false
 	}
 	var published []span
+	dead := map[string]int{} // dead letters by reason, logged once committed
 	add := func(topic, key string, v schemas.Value, raw func() []byte) {
 		r, err := kafka.NewRecord(topic, key, v, p.opts.Producer)
 		if err != nil {
 			// Invalid values are dead-lettered, never published.
-			recs = append(recs, p.deadLetter(Dead{Region: key, Origin: "source:" + s.Source, Offset: -1, Value: raw(),
-				Reason: schemas.ReasonOf(err), Err: err}, now))
+			d := Dead{Region: key, Origin: "source:" + s.Source, Offset: -1, Value: raw(), Reason: schemas.ReasonOf(err), Err: err}
+			recs = append(recs, p.deadLetter(d, now))
 			st.DeadLetters++
+			dead[deadReason(d)]++
 			return
 		}
 		recs = append(recs, r)
@@ -253,8 +255,10 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 		add(p.opts.Topics.WeatherForecast, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
 	}
 	for _, d := range b.Dead {
-		recs = append(recs, p.deadLetter(d, now))
+		rec := p.deadLetter(d, now)
+		recs = append(recs, rec)
 		st.DeadLetters++
+		dead[deadReason(d)]++
 	}
 	// New coverage: the window declared complete, and the key span of
 	// every record published (so a partial fetch that is retried does not
@@ -296,6 +300,7 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 	if err := p.transact(ctx, append(recs, ckpts...)); err != nil {
 		return PublishStats{}, err
 	}
+	kafka.LogDeadLetters(ctx, p.log, p.opts.Topics.DeadLetters, dead)
 	for k, c := range next {
 		p.cov[k] = c
 	}
@@ -356,11 +361,15 @@ func (p *Publisher) txErr(what string, err error) error {
 
 func (p *Publisher) deadLetter(d Dead, now time.Time) *kgo.Record {
 	orig := &kgo.Record{Topic: d.Origin, Partition: -1, Offset: d.Offset, Key: []byte(d.Region), Value: d.Value}
-	reason := d.Reason
-	if reason == "" {
-		reason = schemas.ReasonMalformed
+	return kafka.NewDeadLetter(p.opts.Topics.DeadLetters, orig, deadReason(d), d.Err, p.opts.Stage, p.opts.Producer, now)
+}
+
+// deadReason is d's reason code, malformed when the source gave none.
+func deadReason(d Dead) string {
+	if d.Reason == "" {
+		return schemas.ReasonMalformed
 	}
-	return kafka.NewDeadLetter(p.opts.Topics.DeadLetters, orig, reason, d.Err, p.opts.Stage, p.opts.Producer, now)
+	return d.Reason
 }
 
 // loadCheckpoints reads the checkpoint topic to its last stable offset.

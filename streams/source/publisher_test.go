@@ -1,10 +1,13 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -162,7 +165,15 @@ func TestPublisherNoDuplicatesAcrossRerunsAndRestarts(t *testing.T) {
 func TestPublisherDeadLetters(t *testing.T) {
 	t.Parallel()
 	kcfg, ts := testBroker(t)
-	p := newPublisher(t, kcfg, ts, "test-dlq")
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := NewPublisher(ctx, kcfg, PublisherOptions{Topics: ts, Producer: "wattcast/test", TransactionalID: "test-dlq", Stage: "test",
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
 	ps := prices("XX", 0, 3)
 	ps[1].Value = 1e9 // implausible: must not be published
 	st, err := p.Publish(context.Background(), priceSeries, at(0), Batch{
@@ -191,6 +202,24 @@ func TestPublisherDeadLetters(t *testing.T) {
 	}
 	if d, ok := reasons[schemas.ReasonMalformed]; !ok || d.Topic != "http://api/x" || d.Offset != 4 || d.Value != `{"value_inc_vat": "abc"` {
 		t.Errorf("malformed dead letter %+v", d)
+	}
+	// One log line per reason, with its count, once committed: what the
+	// CloudWatch dead-letter alarm sums.
+	logged := map[string]int{}
+	for line := range bytes.Lines(logs.Bytes()) {
+		var l struct {
+			Msg, Reason string
+			Count       int
+		}
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l.Msg == kafka.MsgDeadLetters {
+			logged[l.Reason] += l.Count
+		}
+	}
+	if want := map[string]int{schemas.ReasonOutOfRange: 1, schemas.ReasonMalformed: 1}; !maps.Equal(logged, want) {
+		t.Errorf("dead letters logged by reason %v, want %v", logged, want)
 	}
 }
 

@@ -34,19 +34,22 @@ resource "aws_cloudwatch_metric_alarm" "consumer_lag" {
 # Dead letters: counted from the services' JSON log lines
 ################################################################################
 
-# Every stage logs one JSON line per dead-lettered record:
-#   {"level":"WARN","msg":"dead letter","reason":"late","topic":"...",...}
+# Every stage logs, once the transaction holding them has committed, one
+# JSON line per reason with the number of records dead-lettered for it
+# (kafka.LogDeadLetters):
+#   {"level":"WARN","msg":"dead letters","reason":"late","count":3,"topic":"...",...}
+# The metric is the sum of the counts.
 resource "aws_cloudwatch_log_metric_filter" "dead_letters" {
   for_each = local.services
 
   name           = "${var.name}-${each.key}-dead-letters"
   log_group_name = aws_cloudwatch_log_group.service[each.key].name
-  pattern        = "{ $.msg = \"dead letter\" }"
+  pattern        = "{ $.msg = \"dead letters\" }"
 
   metric_transformation {
     name          = "DeadLetters"
     namespace     = local.namespace
-    value         = "1"
+    value         = "$.count"
     default_value = "0"
     unit          = "Count"
   }
