@@ -44,7 +44,7 @@ func produceCommand() *command {
 				txID         = fs.String("transactional-id", "", "Kafka transactional id; two producers must not share one (default derived from the source and its regions or locations)")
 			)
 			regions = listFlag{"A"}
-			fs.Var(&regions, "regions", "Octopus regions, A..P, comma separated (default A)")
+			fs.Var(&regions, "regions", "Octopus regions, A..P, comma separated")
 			fs.Var(&locations, "locations", "Open-Meteo locations, REGION:NAME:LAT:LON, comma separated, e.g. FI:helsinki:60.17:24.94")
 			fs.Var(&apis, "openmeteo-apis", "Open-Meteo APIs: forecast, archive, previous-runs (default: forecast,archive live; archive,previous-runs backfill)")
 			fs.Var(&variables, "openmeteo-variables", "hourly variables (default "+strings.Join(openmeteo.DefaultVariables, ",")+")")
