@@ -17,7 +17,7 @@ import (
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -29,12 +29,7 @@ func history(regions []string, from time.Time, days int) inputs {
 
 func startBroker(t *testing.T, topics schemas.TopicSet) kafka.Config {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
+	kc := brokertest.Start(t)
 	cl, err := kc.NewClient()
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 )
 
 // runCmd runs one of this file's subcommands the way main does (flags,
@@ -37,12 +37,8 @@ func runCmd(t *testing.T, c *command, args ...string) (string, error) {
 
 func embedded(t *testing.T) string {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return strings.Join(b.Addrs(), ",")
+	brokers := brokertest.Start(t).Brokers
+	return strings.Join(brokers, ",")
 }
 
 func TestImportCommandTwice(t *testing.T) {

@@ -48,7 +48,7 @@ func processCommand() *command {
 					p, err := processors.New(processors.Config{
 						Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"), Logger: rc.log,
 						Features:  features.Config{Regions: extra, AllowedLateness: *lateness},
-						StopAtEnd: *untilEnd, InstanceID: *instance, Group: orDefault(*group, groupFor(processors.DefaultGroup, g.topicPrefix)),
+						StopAtEnd: *untilEnd, InstanceID: *instance, Group: orDefault(*group, topics.Group(processors.DefaultGroup)),
 					})
 					if err != nil {
 						return err
@@ -61,7 +61,7 @@ func processCommand() *command {
 						return err
 					}
 					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
-						Group:   orDefault(*lakeGroup, groupFor(lakesink.DefaultGroup, g.topicPrefix)),
+						Group:   orDefault(*lakeGroup, topics.Group(lakesink.DefaultGroup)),
 						MaxRows: *maxRows, RollInterval: *roll, StopAtEnd: *untilEnd})
 					if err != nil {
 						return err

@@ -21,7 +21,7 @@ import (
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/training/models"
 	"github.com/wattcast/wattcast/training/registry"
@@ -37,11 +37,7 @@ import (
 // directory and the topic prefix.
 func scoreSetup(t *testing.T, prefix string) (string, string) {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	brokers := brokertest.Start(t).Brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	regDir := t.TempDir()
@@ -69,12 +65,8 @@ func scoreSetup(t *testing.T, prefix string) (string, string) {
 	}
 
 	topics := schemas.NewTopicSet(prefix)
-	kc := kafka.Config{Brokers: b.Addrs()}
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	kc := kafka.Config{Brokers: brokers}
+	cl := brokertest.Client(t, kc)
 	if err := kafka.EnsureTopics(ctx, cl, topics.Specs(3, 0), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +99,7 @@ func scoreSetup(t *testing.T, prefix string) (string, string) {
 		t.Fatal(err)
 	}
 
-	return b.Addrs()[0], regDir
+	return brokers[0], regDir
 }
 
 // runScoreCmd parses args like the CLI and runs `wattcast score`.

@@ -165,9 +165,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		rs.FirstKnownAt.Format(time.DateOnly), rs.LastKnownAt.Format(time.DateOnly))
 
 	// 2. Features: event-time windows, exactly once.
-	pr.step("computing hourly features (processor group %s)", groupFor(processors.DefaultGroup, o.prefix))
+	pr.step("computing hourly features (processor group %s)", topics.Group(processors.DefaultGroup))
 	p, err := processors.New(processors.Config{Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"),
-		Group: groupFor(processors.DefaultGroup, o.prefix), Logger: o.log, StopAtEnd: true})
+		Group: topics.Group(processors.DefaultGroup), Logger: o.log, StopAtEnd: true})
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	sink, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: lb, Logger: o.log, StopAtEnd: true,
-		Group: groupFor(lakesink.DefaultGroup, o.prefix)})
+		Group: topics.Group(lakesink.DefaultGroup)})
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +221,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	pr.done("%d models registered in %s", len(tr.models), o.registry)
 
 	// 5. Score: forecasts for the held-out weeks, errors as actuals arrive.
-	pr.step("scoring the held-out weeks (scorer group %s)", groupFor(scorer.DefaultGroup, o.prefix))
+	pr.step("scoring the held-out weeks (scorer group %s)", topics.Group(scorer.DefaultGroup))
 	sc, err := scorer.New(scorer.Config{Kafka: kc, Topics: topics, Catalog: tr.catalog, ForecastFromByRegion: tr.forecastFrom,
-		Group:        groupFor(scorer.DefaultGroup, o.prefix),
+		Group:        topics.Group(scorer.DefaultGroup),
 		ForecastFrom: farFuture, Producer: kafka.Producer(version, "scorer"), Logger: o.log, StopAtEnd: true})
 	if err != nil {
 		return nil, err
@@ -240,7 +240,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	// 6. The forecasts into the lake too: the sink resumes where it stopped.
 	pr.step("adding the forecasts to the lake")
 	sink2, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: lb, Logger: o.log, StopAtEnd: true,
-		Group: groupFor(lakesink.DefaultGroup, o.prefix)})
+		Group: topics.Group(lakesink.DefaultGroup)})
 	if err != nil {
 		return nil, err
 	}

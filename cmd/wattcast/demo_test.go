@@ -11,7 +11,7 @@ import (
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/replay"
 )
@@ -30,12 +30,8 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// The test's own broker, so that the topics can be read after the demo.
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	res, err := runDemo(ctx, demoOptions{workDir: t.TempDir(), brokers: b.Addrs(), windows: windows, holdout: 14 * 24 * time.Hour, backtestDays: 7})
+	brokers := brokertest.Start(t).Brokers
+	res, err := runDemo(ctx, demoOptions{workDir: t.TempDir(), brokers: brokers, windows: windows, holdout: 14 * 24 * time.Hour, backtestDays: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

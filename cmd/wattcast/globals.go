@@ -71,9 +71,3 @@ func (g *globals) kafkaConfig(ctx context.Context, log *slog.Logger, clientID st
 
 // defaultLakeURL is the lake of the stage commands when --lake is not set.
 const defaultLakeURL = "file://.wattcast/lake"
-
-// groupFor names a stage's consumer group for the topic prefix
-// (schemas.TopicSet.Group).
-func groupFor(base, prefix string) string {
-	return schemas.NewTopicSet(prefix).Group(base)
-}

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/wattcast/wattcast/lake"
-	"github.com/wattcast/wattcast/streams/broker"
-	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 )
 
 // lakePrices counts price rows in a local lake, standing in for Athena,
@@ -32,12 +31,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the pipeline: skipped with -short")
 	}
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
+	kc := brokertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	lb, err := lake.Open(ctx, "file://"+t.TempDir())

@@ -414,7 +414,9 @@ func (s *regionState) prune(cutoff int64, bound func(h int64) int64, issue func(
 			}
 		}
 	}
-	if !s.scanned || s.odd {
+	// dropBelow walks every hour held: what a first prune, or one with
+	// more hours to drop than are held, does.
+	dropBelow := func() {
 		for h := range s.hours {
 			if h < cutoff {
 				s.drop(h)
@@ -422,6 +424,9 @@ func (s *regionState) prune(cutoff int64, bound func(h int64) int64, issue func(
 				changed = true
 			}
 		}
+	}
+	if !s.scanned || s.odd {
+		dropBelow()
 		s.floor = cutoff
 		for h := range s.hours {
 			s.floor = min(s.floor, h)
@@ -447,13 +452,7 @@ func (s *regionState) prune(cutoff int64, bound func(h int64) int64, issue func(
 			}
 			// An hour key is a whole hour; anything else was never stored.
 		} else {
-			for h := range s.hours {
-				if h < cutoff {
-					s.drop(h)
-					s.touch(h)
-					changed = true
-				}
-			}
+			dropBelow()
 		}
 		s.floor = cutoff
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/lakesink"
 	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 )
 
 // A crash can come between any two store writes: after a batch's journal,
@@ -259,14 +260,10 @@ func TestSinkFollowsAJournalWrittenByAnotherWriter(t *testing.T) {
 // broker and client we use, with the embedded broker.
 func TestTransactionalTopicEndsWithAMarker(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	brokers := brokertest.Start(t).Brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.TransactionalID("marker-test"),
+	p, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("marker-test"),
 		kgo.DefaultProduceTopic("txn"), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +291,7 @@ func TestTransactionalTopicEndsWithAMarker(t *testing.T) {
 	// lastOffset consumes until it sees offset want, or for a second
 	// more, and returns the last offset seen.
 	lastOffset := func(keep bool, want int64) (last int64, values []string) {
-		opts := []kgo.Opt{kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics("txn"), kgo.FetchMaxWait(100 * time.Millisecond),
+		opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("txn"), kgo.FetchMaxWait(100 * time.Millisecond),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 		if keep {
 			opts = append(opts, kgo.KeepControlRecords())

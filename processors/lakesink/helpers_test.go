@@ -18,7 +18,7 @@ import (
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/lakesink"
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -39,12 +39,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return newEnvOn(t, b.Addrs())
+	brokers := brokertest.Start(t).Brokers
+	return newEnvOn(t, brokers)
 }
 
 func newEnvOn(t testing.TB, brokers []string) *env {

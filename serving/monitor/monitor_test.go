@@ -15,7 +15,7 @@ import (
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/serving/scorer"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/training/models"
 )
@@ -108,18 +108,9 @@ func TestPooledRows(t *testing.T) {
 // the collector exports them to Prometheus.
 func TestMonitorReadsTheTopicsAndExportsMetrics(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
+	kc := brokertest.Start(t)
 	topics := schemas.NewTopicSet("mon.")
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := brokertest.Client(t, kc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, cl, topics.Specs(3, 0), 1); err != nil {

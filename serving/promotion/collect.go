@@ -113,13 +113,7 @@ func (c *collector) Restore(key string, value []byte) error {
 }
 
 func (c *collector) Changes() ([]runner.KV, error) {
-	keys := make([]string, 0, len(c.dirty))
-	for k := range c.dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]runner.KV, 0, len(keys))
-	for _, k := range keys {
+	out, err := runner.JSONChanges(c.dirty, func(k string) any {
 		parts := strings.Split(k, "|")
 		s := c.regions[parts[0]]
 		var v any
@@ -132,16 +126,11 @@ func (c *collector) Changes() ([]runner.KV, error) {
 		case "s":
 			v = s.sent
 		}
-		var b []byte
-		if v != nil {
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				return nil, fmt.Errorf("promotion: encode state %s: %w", k, err)
-			}
-		}
-		out = append(out, runner.KV{Key: k, Value: b})
+		return v
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promotion: %w", err)
 	}
-	clear(c.dirty)
 	return out, nil
 }
 

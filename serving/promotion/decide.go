@@ -150,13 +150,7 @@ func (t *decider) Restore(key string, value []byte) error {
 }
 
 func (t *decider) Changes() ([]runner.KV, error) {
-	keys := make([]string, 0, len(t.dirty))
-	for k := range t.dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]runner.KV, 0, len(keys))
-	for _, k := range keys {
+	out, err := runner.JSONChanges(t.dirty, func(k string) any {
 		parts := strings.Split(k, "|")
 		var v any
 		switch {
@@ -181,16 +175,11 @@ func (t *decider) Changes() ([]runner.KV, error) {
 		case k == "e" && t.evaluated != "":
 			v = t.evaluated
 		}
-		var b []byte
-		if v != nil {
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				return nil, fmt.Errorf("promotion: encode state %s: %w", k, err)
-			}
-		}
-		out = append(out, runner.KV{Key: k, Value: b})
+		return v
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promotion: %w", err)
 	}
-	clear(t.dirty)
 	return out, nil
 }
 

@@ -19,7 +19,7 @@ import (
 	"github.com/wattcast/wattcast/serving/promotion"
 	"github.com/wattcast/wattcast/serving/scorer"
 	"github.com/wattcast/wattcast/serving/servingtest"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -82,18 +82,9 @@ func readTopic(t *testing.T, kc kafka.Config, topic string) []*kgo.Record {
 // with a promotion_denied event carrying its evidence.
 func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
+	kc := brokertest.Start(t)
 	topics := schemas.NewTopicSet("live.")
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := brokertest.Client(t, kc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	if err := kafka.EnsureTopics(ctx, cl, append(scorer.Topics(topics, 3), promotion.Topics(topics, 3)...), 1); err != nil {

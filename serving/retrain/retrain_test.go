@@ -12,7 +12,7 @@ import (
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/serving/servingtest"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/training/models"
 )
@@ -50,18 +50,9 @@ func TestParseSchedule(t *testing.T) {
 
 func setup(t *testing.T) (kafka.Config, schemas.TopicSet, *kgo.Client) {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
+	kc := brokertest.Start(t)
 	topics := schemas.NewTopicSet("rt.")
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := brokertest.Client(t, kc)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, cl, topics.Specs(1, 0), 1); err != nil {

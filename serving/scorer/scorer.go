@@ -287,13 +287,7 @@ func (t *task) Restore(key string, value []byte) error {
 }
 
 func (t *task) Changes() ([]runner.KV, error) {
-	keys := make([]string, 0, len(t.dirty))
-	for k := range t.dirty {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]runner.KV, 0, len(keys))
-	for _, k := range keys {
+	out, err := runner.JSONChanges(t.dirty, func(k string) any {
 		var v any
 		parts := strings.SplitN(k, "|", 3)
 		switch {
@@ -310,16 +304,11 @@ func (t *task) Changes() ([]runner.KV, error) {
 				v = rows
 			}
 		}
-		var b []byte
-		if v != nil {
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				return nil, fmt.Errorf("scorer: encode state %s: %w", k, err)
-			}
-		}
-		out = append(out, runner.KV{Key: k, Value: b})
+		return v
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scorer: %w", err)
 	}
-	clear(t.dirty)
 	return out, nil
 }
 

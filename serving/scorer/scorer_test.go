@@ -12,7 +12,7 @@ import (
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/training/models"
 )
@@ -25,17 +25,8 @@ func (c staticCatalog) Deployed(context.Context, string) ([]Deployed, error) { r
 func setup(t *testing.T, prefix string, regions []string, days int) (kafka.Config, schemas.TopicSet, featurestest.Inputs) {
 	t.Helper()
 	topics := schemas.NewTopicSet(prefix)
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	kc := brokertest.Start(t)
+	cl := brokertest.Client(t, kc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, cl, Topics(topics, 3), 1); err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/source"
 )
@@ -60,12 +60,7 @@ func countTopic(t *testing.T, kcfg kafka.Config, topic string) []*kgo.Record {
 // and publishes only page 2's prices. Nothing lost, nothing doubled.
 func TestMalformedPageThenRecovery(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kcfg := kafka.Config{Brokers: b.Addrs()}
+	kcfg := brokertest.Start(t)
 	topics := schemas.NewTopicSet("")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

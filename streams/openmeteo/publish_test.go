@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/source"
 )
@@ -18,12 +18,7 @@ import (
 // has a new run publishes nothing; the next run is published whole.
 func TestLiveForecastPublishesNewRunsOnly(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kcfg := kafka.Config{Brokers: b.Addrs()}
+	kcfg := brokertest.Start(t)
 	topics := schemas.NewTopicSet("")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

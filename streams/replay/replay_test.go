@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -61,12 +61,7 @@ func TestLoadAll(t *testing.T) {
 
 func startBroker(t testing.TB) (kafka.Config, schemas.TopicSet) {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kcfg := kafka.Config{Brokers: b.Addrs()}
+	kcfg := brokertest.Start(t)
 	cl, err := kcfg.NewClient()
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,27 @@ type Pacer interface {
 type KV struct {
 	Key   string
 	Value []byte
+}
+
+// JSONChanges is Task.Changes for a task whose state is a set of JSON
+// values by key: for each key of dirty, in key order, a record of
+// state(key) as JSON, or a tombstone when state returns nil (the key's
+// state is gone); it then empties dirty.
+func JSONChanges(dirty map[string]bool, state func(key string) any) ([]KV, error) {
+	keys := slices.Sorted(maps.Keys(dirty))
+	out := make([]KV, 0, len(keys))
+	for _, k := range keys {
+		var b []byte
+		if v := state(k); v != nil {
+			var err error
+			if b, err = json.Marshal(v); err != nil {
+				return nil, fmt.Errorf("encode state %s: %w", k, err)
+			}
+		}
+		out = append(out, KV{Key: k, Value: b})
+	}
+	clear(dirty)
+	return out, nil
 }
 
 // Lag says, for each input topic, whether this partition has records not
@@ -573,9 +595,12 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 				c.Committed()
 			}
 		}
-		dead := map[string]int{}
+		var dead map[string]int // most transactions have none
 		for _, out := range outs {
 			for k, v := range out.deadLetters {
+				if dead == nil {
+					dead = map[string]int{}
+				}
 				dead[k] += v
 			}
 		}
@@ -591,9 +616,9 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			for k, v := range out.counts {
 				r.stats.RecordsOut[k] += v
 			}
-			for k, v := range out.deadLetters {
-				r.stats.DeadLetters[k] += int64(v)
-			}
+		}
+		for k, v := range dead {
+			r.stats.DeadLetters[k] += int64(v)
 		}
 		r.mu.Unlock()
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -68,17 +68,8 @@ func (c *counter) Changes() ([]KV, error) {
 // numbering goes on where the first run stopped.
 func TestConcurrentTasksKeepOrderAndStateAcrossRestarts(t *testing.T) {
 	t.Parallel()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kc := kafka.Config{Brokers: b.Addrs()}
-	cl, err := kc.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	kc := brokertest.Start(t)
+	cl := brokertest.Client(t, kc)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const in, out, changelog, dlq = "r.in", "r.out", "r.changelog", "r.dlq"

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker"
+	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/csvimport"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
@@ -26,12 +26,7 @@ import (
 // checkpoint topic.
 func testBroker(t *testing.T) (kafka.Config, schemas.TopicSet) {
 	t.Helper()
-	b, err := broker.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	kcfg := kafka.Config{Brokers: b.Addrs()}
+	kcfg := brokertest.Start(t)
 	ts := schemas.NewTopicSet("")
 	cl, err := kcfg.NewClient()
 	if err != nil {

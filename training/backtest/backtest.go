@@ -295,7 +295,7 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 	}
 
 	// Score the days every model forecast, with the same hours for all.
-	accs := map[string]*struct {
+	type modelAcc struct {
 		all    acc
 		byHour [models.Slots]acc
 		cal    models.Conformal
@@ -303,17 +303,10 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 		width  []float64
 		unb    []int
 		n      int
-	}{}
+	}
+	accs := map[string]*modelAcc{}
 	for name := range fc {
-		a := &struct {
-			all    acc
-			byHour [models.Slots]acc
-			cal    models.Conformal
-			cov    []int
-			width  []float64
-			unb    []int
-			n      int
-		}{cal: models.Conformal{Window: cfg.CalibrationDays}, cov: make([]int, len(cfg.Levels)), width: make([]float64, len(cfg.Levels)), unb: make([]int, len(cfg.Levels))}
+		a := &modelAcc{cal: models.Conformal{Window: cfg.CalibrationDays}, cov: make([]int, len(cfg.Levels)), width: make([]float64, len(cfg.Levels)), unb: make([]int, len(cfg.Levels))}
 		accs[name] = a
 	}
 	naive := fc[naiveName]
