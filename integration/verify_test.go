@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -44,7 +45,10 @@ func (k rowKey) String() string {
 // time + the lateness, a final row once it passes its hour + 1 h + the
 // lateness (processors/features). cmd/wattcast/demo_test.go derives the
 // lake's rows the same way.
-func expectedRows(t *testing.T, topics schemas.TopicSet, items []replay.Item) map[rowKey]schemas.FeatureRow {
+// It also returns the daily windows due: a day's window is sent with the
+// final row of its last hour, once the clock passes the day's end + the
+// lateness.
+func expectedRows(t *testing.T, topics schemas.TopicSet, items []replay.Item) (map[rowKey]schemas.FeatureRow, map[dayKey]schemas.DailyFeatures) {
 	t.Helper()
 	part := kgo.StickyKeyPartitioner(nil).ForTopic(topics.Prices)
 	pOf := func(key string) int32 { return int32(part.Partition(&kgo.Record{Key: []byte(key)}, partitions)) }
@@ -84,8 +88,19 @@ func expectedRows(t *testing.T, topics schemas.TopicSet, items []replay.Item) ma
 			want[rowKey{r.Region, r.Hour, true}] = r
 		}
 	}
-	return want
+	daily := map[dayKey]schemas.DailyFeatures{}
+	for _, d := range res.Daily {
+		if d.End.Add(lateness).Before(clock[pOf(d.Region)]) {
+			daily[dayKey{d.Region, d.LocalDate}] = d
+		}
+	}
+	return want, daily
 }
+
+// dayKey identifies a daily window: a region's local delivery day.
+type dayKey struct{ region, date string }
+
+func (k dayKey) String() string { return k.region + " " + k.date }
 
 // tally is one line of an exactly-once report: how many of something were
 // expected and found, and how many were doubled, missing or unexpected.
@@ -172,7 +187,9 @@ func (o *outcome) report(t *testing.T, title string) {
 // each due (region, hour, ready/final) row once; the lake holds each input
 // record and each final feature row once, by lineage (topic, partition,
 // offset), and the features table each (region, hour) once with the values
-// the engine computes; nothing was dead-lettered. With w, it also checks
+// the engine computes; the daily features topic each due (region, day)
+// window once with the engine's values, and the lake each of them once;
+// nothing was dead-lettered. With w, it also checks
 // the lake sink's commits that w sampled.
 func verifyExactlyOnce(t *testing.T, s *suiteEnv, topics schemas.TopicSet, lakeURL string, items []replay.Item, w *durabilityWatch) *outcome {
 	t.Helper()
@@ -206,7 +223,7 @@ func verifyExactlyOnce(t *testing.T, s *suiteEnv, topics schemas.TopicSet, lakeU
 	}
 
 	// The features topic, as a read_committed consumer sees it.
-	want := expectedRows(t, topics, items)
+	want, wantDaily := expectedRows(t, topics, items)
 	recs, err := s.readTopic(ctx, topics.Features)
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +259,33 @@ func verifyExactlyOnce(t *testing.T, s *suiteEnv, topics schemas.TopicSet, lakeU
 	o.tallies = append(o.tallies, count(fmt.Sprintf("features topic rows (%d ready)", nReady), wantKeys, got, rowKey.String))
 	lineage[lake.TableFeatures] = finals
 
+	// The daily windows, each once with the values the engine computes.
+	recs, err = s.readTopic(ctx, topics.FeaturesDaily)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotDaily := map[dayKey]int{}
+	dailyLineage := map[lake.Lineage]bool{}
+	for _, r := range recs {
+		records[tp{r.Topic, r.Partition}] = append(records[tp{r.Topic, r.Partition}], r.Offset)
+		dailyLineage[lake.Lineage{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}] = true
+		var d schemas.DailyFeatures
+		if err := schemas.Decode(r.Value, &d); err != nil {
+			t.Fatalf("daily features %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
+		}
+		k := dayKey{d.Region, d.LocalDate}
+		gotDaily[k]++
+		if w, ok := wantDaily[k]; ok && valueErr == "" && !reflect.DeepEqual(d, w) {
+			valueErr = fmt.Sprintf("daily features %s: %+v, want %+v", k, d, w)
+		}
+	}
+	wantDays := map[dayKey]bool{}
+	for k := range wantDaily {
+		wantDays[k] = true
+	}
+	o.tallies = append(o.tallies, count("daily features topic windows", wantDays, gotDaily, dayKey.String))
+	lineage[lake.TableFeaturesDaily] = dailyLineage
+
 	dl, err := s.readTopic(ctx, topics.DeadLetters)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +294,7 @@ func verifyExactlyOnce(t *testing.T, s *suiteEnv, topics schemas.TopicSet, lakeU
 
 	// The lake, by lineage: each record once.
 	store := s.openLake(t, lakeURL)
-	for _, table := range []string{lake.TablePrices, lake.TableWeatherObserved, lake.TableWeatherForecast, lake.TableFeatures} {
+	for _, table := range []string{lake.TablePrices, lake.TableWeatherObserved, lake.TableWeatherForecast, lake.TableFeatures, lake.TableFeaturesDaily} {
 		ls, _, err := lake.ReadLineage(ctx, store, table, lake.Filter{})
 		if err != nil {
 			t.Fatal(err)

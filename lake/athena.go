@@ -33,6 +33,8 @@ func AthenaColumns(table string) ([]Column, error) {
 		model = WeatherForecastRow{}
 	case TableFeatures:
 		model = FeaturesRow{}
+	case TableFeaturesDaily:
+		model = FeaturesDailyRow{}
 	case TableForecasts:
 		model = ForecastRow{}
 	default:

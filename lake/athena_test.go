@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -139,6 +140,17 @@ func TestDocumentedQueriesRunOnDuckDB(t *testing.T) {
 				equalRows(t, queryResult{Name: r.Name, Columns: r.Columns, Rows: [][]any{row}}, [][]any{want})
 			}
 		},
+		"daily_windows": func(t *testing.T, r queryResult) {
+			var want [][]any
+			for d := range 3 {
+				day := sampleDay0.AddDate(0, 0, d)
+				start := day.Add(-2 * time.Hour)
+				want = append(want, []any{"FI", day.Format(time.DateOnly), start.Format(time.RFC3339), 24.0,
+					priceFI(d, 0) + 11.5, priceFI(d, 0), start.Format(time.RFC3339),
+					priceFI(d, 23), start.Add(23 * time.Hour).Format(time.RFC3339), 4.0})
+			}
+			equalRows(t, r, want)
+		},
 		"exactly_once_check": func(t *testing.T, r queryResult) {
 			equalRows(t, r, [][]any{
 				{"wattcast.prices", 0.0, 72.0, 72.0, 0.0, 71.0},    // FI, hourly
@@ -201,7 +213,7 @@ import pyarrow as pa, pyarrow.dataset as ds, pyarrow.parquet as pq
 lake = sys.argv[1]
 out = {}
 part = ds.partitioning(pa.schema([("region", pa.string()), ("date", pa.string())]), flavor="hive")
-for t in ["prices", "weather_observed", "weather_forecast", "features", "forecasts"]:
+for t in ["prices", "weather_observed", "weather_forecast", "features", "features_daily", "forecasts"]:
     d = ds.dataset(lake + "/" + t, format="parquet", partitioning=part)
     tb = d.to_table()
     first = tb.sort_by([("region", "ascending"), ("kafka_offset", "ascending")]).slice(0, 1).to_pylist()[0]
@@ -234,7 +246,7 @@ json.dump(out, sys.stdout)
 		t.Fatal(err)
 	}
 	wantRows := map[string]int{TablePrices: len(s.prices), TableWeatherObserved: len(s.observed),
-		TableWeatherForecast: len(s.forecast), TableFeatures: len(s.features), TableForecasts: len(s.forecasts)}
+		TableWeatherForecast: len(s.forecast), TableFeatures: len(s.features), TableFeaturesDaily: len(s.daily), TableForecasts: len(s.forecasts)}
 	arrow := map[string]string{"string": "string", "double": "double", "int": "int32", "bigint": "int64",
 		"boolean": "bool", "timestamp": "timestamp[us, tz=UTC]", "map<string,double>": "map<string, double>",
 		"array<struct<q:double,value:double>>": "list<element: struct<q: double not null, value: double not null> not null>"}
@@ -308,5 +320,57 @@ func TestLakeDocListsEveryColumn(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("docs/lake.md table %s lists\n%v\nwant\n%v", table, got, want)
 		}
+	}
+}
+
+// The Glue tables terraform creates (terraform/modules/catalog/tables.tf)
+// declare every table with the columns, in file order, and the Athena types
+// AthenaColumns derives from the row types, so that Athena in AWS reads
+// what the sink writes.
+func TestTerraformGlueTablesMatchTheParquetSchema(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../terraform/modules/catalog/tables.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := string(b)
+	col := regexp.MustCompile(`\{ name = "(\w+)", type = "([^"]+)"`)
+	parse := func(block string) []Column {
+		var out []Column
+		for _, m := range col.FindAllStringSubmatch(block, -1) {
+			out = append(out, Column{m[1], m[2]})
+		}
+		return out
+	}
+	i := strings.Index(tf, "lineage_columns = [")
+	if i < 0 {
+		t.Fatal("tables.tf: no lineage_columns")
+	}
+	lineage := parse(tf[i : i+strings.Index(tf[i:], "]")])
+	block := regexp.MustCompile(`(?ms)^    (\w+) = \{\n(.*?)^    \}`)
+	found := map[string][]Column{}
+	for _, m := range block.FindAllStringSubmatch(tf, -1) {
+		cols := parse(m[2])
+		if strings.Contains(m[2], "local.lineage_columns") {
+			cols = append(cols, lineage...)
+		}
+		found[m[1]] = cols
+	}
+	for _, table := range Tables() {
+		want, err := AthenaColumns(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := found[table]
+		if !ok {
+			t.Errorf("tables.tf declares no Glue table %s", table)
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("tables.tf table %s declares\n%v\nthe sink writes\n%v", table, got, want)
+		}
+	}
+	if len(found) != len(Tables()) {
+		t.Errorf("tables.tf declares tables %v, the lake has %v", slices.Sorted(maps.Keys(found)), Tables())
 	}
 }

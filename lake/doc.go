@@ -10,9 +10,10 @@
 // object, a new one, or none, never a part.
 //
 // A table is a key prefix holding Parquet files with one schema: [TablePrices],
-// [TableWeatherObserved], [TableWeatherForecast], [TableFeatures] and
-// [TableForecasts]. Each table is hive-partitioned by region and by the UTC
-// date of the row's event time:
+// [TableWeatherObserved], [TableWeatherForecast], [TableFeatures],
+// [TableFeaturesDaily] and [TableForecasts]. Each table is hive-partitioned
+// by region and by the UTC date of the row's event time (for the daily
+// windows of TableFeaturesDaily, their local delivery date):
 //
 //	<table>/region=<R>/date=<YYYY-MM-DD>/<topic>+p<partition>+<first>-<last>.parquet
 //

@@ -25,7 +25,7 @@ import sys
 
 import duckdb
 
-TABLES = ["prices", "weather_observed", "weather_forecast", "features", "forecasts"]
+TABLES = ["prices", "weather_observed", "weather_forecast", "features", "features_daily", "forecasts"]
 
 
 def queries(markdown):

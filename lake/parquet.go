@@ -17,9 +17,9 @@ import (
 )
 
 // Row is satisfied by pointers to the table row types (*PriceRow,
-// *WeatherObservedRow, *WeatherForecastRow, *FeaturesRow, *ForecastRow). It
-// lets one generic writer and reader serve every table; callers name only
-// the row type, e.g. ReadRows[lake.PriceRow].
+// *WeatherObservedRow, *WeatherForecastRow, *FeaturesRow, *FeaturesDailyRow,
+// *ForecastRow). It lets one generic writer and reader serve every table;
+// callers name only the row type, e.g. ReadRows[lake.PriceRow].
 type Row[T any] interface {
 	*T
 	Partition() Partition

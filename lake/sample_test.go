@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ type sample struct {
 	observed  []WeatherObservedRow
 	forecast  []WeatherForecastRow
 	features  []FeaturesRow
+	daily     []FeaturesDailyRow
 	forecasts []ForecastRow
 }
 
@@ -79,6 +81,23 @@ func makeSample() *sample {
 			}
 			s.features = append(s.features, fr)
 		}
+		// FI's daily window of the local day (EET, UTC+2) that starts at
+		// 22:00 UTC before this UTC day, priced like it: hour k of the
+		// local day costs priceFI(day, k), so the peak hours (08-20 local)
+		// average 13.5 above the day's first hour and the others 9.5.
+		start := d0.Add(-2 * time.Hour)
+		w := schemas.DailyFeatures{Region: "FI", Market: "nordpool-dayahead", Unit: "EUR/MWh",
+			LocalDate: d0.Format(time.DateOnly), Start: start, End: start.Add(24 * time.Hour), Hours: 24, PriceHours: 24,
+			PriceMean: priceFI(day, 0) + 11.5, PriceStd: math.Sqrt((24*24 - 1) / 12.0), PriceMin: priceFI(day, 0),
+			PriceMax: priceFI(day, 23), MinHour: start, MaxHour: start.Add(23 * time.Hour),
+			PeakMean: pf(priceFI(day, 0) + 13.5), OffPeakMean: pf(priceFI(day, 0) + 9.5),
+			Weekday: int(d0.Weekday()+6)%7 + 1, Month: 3, Weekend: d0.Weekday() == time.Saturday || d0.Weekday() == time.Sunday,
+			ObservedMean: map[string]float64{"temperature_2m": 6.5}, ObservedMin: map[string]float64{"temperature_2m": -5},
+			ObservedMax: map[string]float64{"temperature_2m": 18}}
+		if err := w.Validate(); err != nil {
+			panic(err)
+		}
+		s.daily = append(s.daily, NewFeaturesDailyRow(&w, lin("wattcast.features.daily", 0)))
 		// Two models forecast FI's day: naive is off by +2, linear by -1
 		// on even hours and +1 on odd ones.
 		for _, m := range []struct {
@@ -131,6 +150,8 @@ func (s *sample) write(t *testing.T, b *Bucket) {
 	flush(FileName("wattcast.weather.forecast", 0, 0, 71))
 	Add(&set, s.features...)
 	flush(FileName("wattcast.features", 0, 0, 71))
+	Add(&set, s.daily...)
+	flush(FileName("wattcast.features.daily", 0, 0, 2))
 	Add(&set, s.forecasts...)
 	flush(FileName("wattcast.forecasts", 0, 0, 5))
 }

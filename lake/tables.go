@@ -16,6 +16,7 @@ const (
 	TableWeatherObserved = "weather_observed"
 	TableWeatherForecast = "weather_forecast"
 	TableFeatures        = "features"
+	TableFeaturesDaily   = "features_daily"
 	TableForecasts       = "forecasts"
 )
 
@@ -27,7 +28,7 @@ const TableVersion = "1"
 
 // Tables returns every table name.
 func Tables() []string {
-	return []string{TablePrices, TableWeatherObserved, TableWeatherForecast, TableFeatures, TableForecasts}
+	return []string{TablePrices, TableWeatherObserved, TableWeatherForecast, TableFeatures, TableFeaturesDaily, TableForecasts}
 }
 
 // Lineage says where a row came from: the Kafka topic, partition and offset
@@ -337,6 +338,88 @@ func (r FeaturesRow) Lineage() Lineage { return Lineage{r.KafkaTopic, r.KafkaPar
 func (FeaturesRow) table() string              { return TableFeatures }
 func (r *FeaturesRow) setRegion(region string) { r.Region = region }
 func (r *FeaturesRow) eventTime() time.Time    { return r.Hour }
+
+// FeaturesDailyRow is one row of the features_daily table: the daily window
+// of one region's delivery day (schemas.DailyFeatures).
+type FeaturesDailyRow struct {
+	Region         string             `parquet:"-"`
+	Market         string             `parquet:"market,dict"`
+	Unit           string             `parquet:"unit,dict"`
+	LocalDate      string             `parquet:"local_date,dict"`
+	Start          time.Time          `parquet:"start_time,timestamp(microsecond)"`
+	End            time.Time          `parquet:"end_time,timestamp(microsecond)"`
+	Hours          int32              `parquet:"hours"`
+	PriceHours     int32              `parquet:"price_hours"`
+	PriceMean      float64            `parquet:"price_mean"`
+	PriceStd       float64            `parquet:"price_std"`
+	PriceMin       float64            `parquet:"price_min"`
+	PriceMax       float64            `parquet:"price_max"`
+	MinHour        time.Time          `parquet:"min_hour,timestamp(microsecond)"`
+	MaxHour        time.Time          `parquet:"max_hour,timestamp(microsecond)"`
+	PeakMean       *float64           `parquet:"peak_mean,optional"`
+	OffPeakMean    *float64           `parquet:"off_peak_mean,optional"`
+	Weekday        int32              `parquet:"weekday"`
+	Month          int32              `parquet:"month"`
+	Weekend        bool               `parquet:"weekend"`
+	Holiday        bool               `parquet:"holiday"`
+	ObservedMean   map[string]float64 `parquet:"observed_mean,optional"`
+	ObservedMin    map[string]float64 `parquet:"observed_min,optional"`
+	ObservedMax    map[string]float64 `parquet:"observed_max,optional"`
+	KafkaTopic     string             `parquet:"kafka_topic,dict"`
+	KafkaPartition int32              `parquet:"kafka_partition"`
+	KafkaOffset    int64              `parquet:"kafka_offset"`
+}
+
+// NewFeaturesDailyRow converts a daily window and its lineage into a row.
+func NewFeaturesDailyRow(d *schemas.DailyFeatures, l Lineage) FeaturesDailyRow {
+	return FeaturesDailyRow{
+		Region: d.Region, Market: d.Market, Unit: d.Unit, LocalDate: d.LocalDate,
+		Start: d.Start.UTC(), End: d.End.UTC(), Hours: int32(d.Hours), PriceHours: int32(d.PriceHours),
+		PriceMean: d.PriceMean, PriceStd: d.PriceStd, PriceMin: d.PriceMin, PriceMax: d.PriceMax,
+		MinHour: d.MinHour.UTC(), MaxHour: d.MaxHour.UTC(), PeakMean: cloneF(d.PeakMean), OffPeakMean: cloneF(d.OffPeakMean),
+		Weekday: int32(d.Weekday), Month: int32(d.Month), Weekend: d.Weekend, Holiday: d.Holiday,
+		ObservedMean: cloneMap(d.ObservedMean), ObservedMin: cloneMap(d.ObservedMin), ObservedMax: cloneMap(d.ObservedMax),
+		KafkaTopic: l.Topic, KafkaPartition: l.Partition, KafkaOffset: l.Offset,
+	}
+}
+
+// DailyFeatures converts the row back into the value it was made from.
+func (r FeaturesDailyRow) DailyFeatures() schemas.DailyFeatures {
+	return schemas.DailyFeatures{
+		Region: r.Region, Market: r.Market, Unit: r.Unit, LocalDate: r.LocalDate,
+		Start: r.Start.UTC(), End: r.End.UTC(), Hours: int(r.Hours), PriceHours: int(r.PriceHours),
+		PriceMean: r.PriceMean, PriceStd: r.PriceStd, PriceMin: r.PriceMin, PriceMax: r.PriceMax,
+		MinHour: r.MinHour.UTC(), MaxHour: r.MaxHour.UTC(), PeakMean: cloneF(r.PeakMean), OffPeakMean: cloneF(r.OffPeakMean),
+		Weekday: int(r.Weekday), Month: int(r.Month), Weekend: r.Weekend, Holiday: r.Holiday,
+		ObservedMean: cloneMap(r.ObservedMean), ObservedMin: cloneMap(r.ObservedMin), ObservedMax: cloneMap(r.ObservedMax),
+	}
+}
+
+// Partition returns the row's hive partition: region and the local
+// delivery date. Unlike the other tables' UTC dates, a daily window's date
+// is its own day, so that date='2024-01-15' holds Helsinki's 15 January,
+// which runs from 22:00 UTC on the 14th.
+func (r FeaturesDailyRow) Partition() Partition {
+	return Partition{TableFeaturesDaily, r.Region, r.LocalDate}
+}
+
+// Lineage returns where the row came from.
+func (r FeaturesDailyRow) Lineage() Lineage {
+	return Lineage{r.KafkaTopic, r.KafkaPartition, r.KafkaOffset}
+}
+
+func (FeaturesDailyRow) table() string              { return TableFeaturesDaily }
+func (r *FeaturesDailyRow) setRegion(region string) { r.Region = region }
+
+// eventTime is the local date's midnight in UTC, so that a Filter's time
+// range selects daily rows by their date, as it selects their partitions.
+func (r *FeaturesDailyRow) eventTime() time.Time {
+	d, err := time.Parse(time.DateOnly, r.LocalDate)
+	if err != nil {
+		return r.Start
+	}
+	return d
+}
 
 // QuantileRow is one quantile of a forecast point.
 type QuantileRow struct {

@@ -132,7 +132,8 @@ func (p *Processor) newTask(partition int32) (runner.Task, error) {
 		return nil, err
 	}
 	return &task{cfg: &p.cfg, e: e, partition: partition,
-		headers: kafka.RecordHeaders(schemas.SchemaFeatureRow, p.cfg.Producer)}, nil
+		headers:      kafka.RecordHeaders(schemas.SchemaFeatureRow, p.cfg.Producer),
+		dailyHeaders: kafka.RecordHeaders(schemas.SchemaDailyFeatures, p.cfg.Producer)}, nil
 }
 
 type task struct {
@@ -141,8 +142,9 @@ type task struct {
 	partition int32
 	lag       runner.Lag
 
-	// headers are the feature rows' headers, shared by all of them.
-	headers []kgo.RecordHeader
+	// headers are the feature rows' headers, shared by all of them;
+	// dailyHeaders the daily windows'.
+	headers, dailyHeaders []kgo.RecordHeader
 	// encoders and decoders have one row encoder and one input decoder
 	// per goroutine of chunked.
 	encoders []schemas.FeatureRowEncoder
@@ -156,6 +158,7 @@ type task struct {
 	obs     []schemas.WeatherObservation
 	fcs     []schemas.WeatherForecast
 	rows    []schemas.FeatureRow
+	daily   []schemas.DailyFeatures
 	records []kgo.Record
 	bufs    [][]byte // one per chunk of rows
 }
@@ -303,7 +306,31 @@ func (t *task) process(recs []*kgo.Record, lag runner.Lag, emit func(*kgo.Record
 			emit(&encoded[i])
 		}
 	})
-	return firstErr
+	if firstErr != nil {
+		return firstErr
+	}
+	return t.emitDaily(emit)
+}
+
+// emitDaily sends the daily windows the rows just emitted closed, to the
+// daily features topic (none when the topic set names none). There is one
+// per region and day, against 24 hourly rows: encoding/json is fast enough.
+func (t *task) emitDaily(emit func(*kgo.Record)) error {
+	t.daily = t.e.DailyAppend(t.daily[:0])
+	defer clear(t.daily)
+	topic := t.cfg.Topics.FeaturesDaily
+	if topic == "" {
+		return nil
+	}
+	for i := range t.daily {
+		d := &t.daily[i]
+		v, err := schemas.Encode(d)
+		if err != nil {
+			return fmt.Errorf("processors: encode daily features %s %s: %w", d.Region, d.LocalDate, err)
+		}
+		emit(&kgo.Record{Topic: topic, Key: []byte(d.Region), Value: v, Headers: t.dailyHeaders})
+	}
+	return nil
 }
 
 // maxKeptRows bounds the row buffer a task keeps between calls.

@@ -116,9 +116,10 @@ func decodeRows(t *testing.T, recs []*kgo.Record) map[rowKey]schemas.FeatureRow 
 	return out
 }
 
-// expected returns the rows the batch engine computes for the same inputs,
-// limited to those a stream that stopped at the last input must have sent.
-func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
+// batch runs the batch engine over the inputs and returns its result and
+// the last input's known-at time (the observations come last), where a
+// stream that stopped there has its clock.
+func batch(t *testing.T, in inputs) (features.BatchResult, time.Time) {
 	t.Helper()
 	res, err := features.Batch(features.Config{}, in.Prices, in.Obs, in.Fcs)
 	if err != nil {
@@ -130,6 +131,14 @@ func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
 			last = o.AvailableAt
 		}
 	}
+	return res, last
+}
+
+// expected returns the rows the batch engine computes for the same inputs,
+// limited to those a stream that stopped at the last input must have sent.
+func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
+	t.Helper()
+	res, last := batch(t, in)
 	out := map[rowKey]schemas.FeatureRow{}
 	for _, r := range append(res.Ready, res.Final...) {
 		asOf := r.IssueTime
@@ -141,6 +150,45 @@ func expected(t *testing.T, in inputs) map[rowKey]schemas.FeatureRow {
 		}
 	}
 	return out
+}
+
+// checkDaily checks the daily features topic against the batch engine's
+// daily windows for the same inputs: each window once, keyed by region,
+// equal to the batch's, and every one a stream that stopped at the last
+// input must have sent.
+func checkDaily(t *testing.T, kc kafka.Config, topics schemas.TopicSet, in inputs) {
+	t.Helper()
+	res, last := batch(t, in)
+	type dayKey struct{ region, date string }
+	want := map[dayKey]schemas.DailyFeatures{}
+	for _, d := range res.Daily {
+		if d.End.Add(time.Hour).Before(last) { // default lateness 1h
+			want[dayKey{d.Region, d.LocalDate}] = d
+		}
+	}
+	got := map[dayKey]schemas.DailyFeatures{}
+	for _, r := range readAll(t, kc, topics.FeaturesDaily) {
+		var d schemas.DailyFeatures
+		if err := schemas.Decode(r.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		k := dayKey{d.Region, d.LocalDate}
+		if string(r.Key) != d.Region {
+			t.Fatalf("daily features of %s keyed %q", d.Region, r.Key)
+		}
+		if _, dup := got[k]; dup {
+			t.Fatalf("daily features %v sent twice", k)
+		}
+		got[k] = d
+	}
+	if len(want) < 10 || len(got) != len(want) {
+		t.Fatalf("%d daily windows on the topic, %d from the batch engine", len(got), len(want))
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || !reflect.DeepEqual(g, w) {
+			t.Fatalf("daily window %v differs:\n got %+v\nwant %+v", k, g, w)
+		}
+	}
 }
 
 func runProcessor(t *testing.T, ctx context.Context, kc kafka.Config, topics schemas.TopicSet, stopAtEnd bool, maxPoll int) *Processor {
@@ -197,6 +245,7 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 			t.Fatalf("row %v differs:\n got %+v\nwant %+v", k, g, w)
 		}
 	}
+	checkDaily(t, kc, topics, in)
 	dl := readAll(t, kc, topics.DeadLetters)
 	reasons := map[string]int{}
 	for _, r := range dl {
@@ -280,6 +329,7 @@ func TestProcessorRestartsExactlyOnce(t *testing.T) {
 			t.Fatalf("row %v differs after restarts", k)
 		}
 	}
+	checkDaily(t, kc, topics, in)
 }
 
 // Inputs need not arrive interleaved: here every price comes first, then

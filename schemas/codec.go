@@ -340,6 +340,57 @@ func (f *FeatureRow) Validate() error {
 }
 
 // SchemaName implements Value.
+func (*DailyFeatures) SchemaName() string { return SchemaDailyFeatures }
+
+// Validate implements Value.
+func (d *DailyFeatures) Validate() error {
+	c := &checker{schema: SchemaDailyFeatures}
+	c.region("region", d.Region)
+	c.nonEmpty("market", d.Market)
+	c.localDate("local_date", d.LocalDate)
+	c.time("start", d.Start)
+	c.time("end", d.End)
+	if c.err == nil && !d.End.After(d.Start) {
+		c.fail("end", ReasonInvalid, "%s is not after start %s", d.End.Format(time.RFC3339), d.Start.Format(time.RFC3339))
+	}
+	if d.Hours < 23 || d.Hours > 25 {
+		c.fail("hours", ReasonInvalid, "%d is not 23, 24 or 25", d.Hours)
+	}
+	if d.PriceHours < 1 || d.PriceHours > d.Hours {
+		c.fail("price_hours", ReasonInvalid, "%d is not in 1..hours (%d)", d.PriceHours, d.Hours)
+	}
+	c.finite("price_mean", d.PriceMean, MinPrice, MaxPrice)
+	c.finite("price_min", d.PriceMin, MinPrice, MaxPrice)
+	c.finite("price_max", d.PriceMax, MinPrice, MaxPrice)
+	c.finite("price_std", d.PriceStd, 0, MaxPrice-MinPrice)
+	if c.err == nil && !(d.PriceMin <= d.PriceMean && d.PriceMean <= d.PriceMax) {
+		c.fail("price_mean", ReasonInvalid, "%g is not between price_min %g and price_max %g", d.PriceMean, d.PriceMin, d.PriceMax)
+	}
+	for _, h := range []struct {
+		field string
+		t     time.Time
+	}{{"min_hour", d.MinHour}, {"max_hour", d.MaxHour}} {
+		c.time(h.field, h.t)
+		if c.err == nil && (h.t.Before(d.Start) || !h.t.Before(d.End)) {
+			c.fail(h.field, ReasonInvalid, "%s is not within the day [%s, %s)", h.t.Format(time.RFC3339), d.Start.Format(time.RFC3339), d.End.Format(time.RFC3339))
+		}
+	}
+	if d.PeakMean != nil {
+		c.finite("peak_mean", *d.PeakMean, MinPrice, MaxPrice)
+	}
+	if d.OffPeakMean != nil {
+		c.finite("off_peak_mean", *d.OffPeakMean, MinPrice, MaxPrice)
+	}
+	if d.Weekday < 1 || d.Weekday > 7 {
+		c.fail("weekday", ReasonInvalid, "%d is not an ISO weekday 1..7", d.Weekday)
+	}
+	if d.Month < 1 || d.Month > 12 {
+		c.fail("month", ReasonInvalid, "%d is not in 1..12", d.Month)
+	}
+	return c.err
+}
+
+// SchemaName implements Value.
 func (*Forecast) SchemaName() string { return SchemaForecast }
 
 // Validate implements Value.

@@ -109,6 +109,22 @@ func samples() map[string][]schemas.Value {
 			featureRow(hour, issue, false),
 			featureRow(hour, issue, true),
 		},
+		schemas.SchemaDailyFeatures: {
+			// Helsinki, Monday 15 January 2024 (22:00 UTC to 22:00 UTC).
+			&schemas.DailyFeatures{Region: "FI", Market: "nordpool-dayahead", Unit: "c/kWh", LocalDate: "2024-01-15",
+				Start: utc("2024-01-14T22:00:00Z"), End: utc("2024-01-15T22:00:00Z"), Hours: 24, PriceHours: 24,
+				PriceMean: 14.2, PriceStd: 3.1, PriceMin: 8.9, PriceMax: 21.5,
+				MinHour: utc("2024-01-15T01:00:00Z"), MaxHour: utc("2024-01-15T15:00:00Z"),
+				PeakMean: ptr(17.4), OffPeakMean: ptr(11.0), Weekday: 1, Month: 1,
+				ObservedMean: map[string]float64{"temperature_2m": -17.2}, ObservedMin: map[string]float64{"temperature_2m": -21.0},
+				ObservedMax: map[string]float64{"temperature_2m": -13.6}},
+			// London's autumn clock change: 25 hours, some without a price, no weather.
+			&schemas.DailyFeatures{Region: "GB-A", Market: "octopus-agile", Unit: "p/kWh", LocalDate: "2020-10-25",
+				Start: utc("2020-10-24T23:00:00Z"), End: utc("2020-10-26T00:00:00Z"), Hours: 25, PriceHours: 22,
+				PriceMean: 9.8, PriceStd: 4.4, PriceMin: -1.2, PriceMax: 24.1,
+				MinHour: utc("2020-10-25T03:00:00Z"), MaxHour: utc("2020-10-25T17:00:00Z"),
+				OffPeakMean: ptr(7.5), Weekday: 7, Month: 10, Weekend: true},
+		},
 		schemas.SchemaForecast: {
 			&schemas.Forecast{ForecastID: "FI/linear/v3/2024-01-14T08:00:00Z", Region: "FI", Market: "nordpool-dayahead",
 				Unit: "c/kWh", ModelID: "linear", ModelVersion: "v3", ModelKind: "linear", Role: schemas.RoleChampion,
@@ -190,6 +206,8 @@ func newValue(t *testing.T, schema string) schemas.Value {
 		return &schemas.WeatherForecast{}
 	case schemas.SchemaFeatureRow:
 		return &schemas.FeatureRow{}
+	case schemas.SchemaDailyFeatures:
+		return &schemas.DailyFeatures{}
 	case schemas.SchemaForecast:
 		return &schemas.Forecast{}
 	case schemas.SchemaForecastError:
@@ -482,6 +500,19 @@ func TestSchemasRejectWhatGoRejects(t *testing.T) {
 		{"weather forecast: missing source", "weather-forecast", 0, del("source"), both},
 		{"weather forecast: no model (optional)", "weather-forecast", 0, del("model"), neither},
 
+		// daily-features
+		{"daily features: missing price_mean", "daily-features", 0, del("price_mean"), both},
+		{"daily features: 22 hours", "daily-features", 0, set("hours", 22), both},
+		{"daily features: no priced hour", "daily-features", 0, set("price_hours", 0), both},
+		{"daily features: more priced hours than hours", "daily-features", 0, set("price_hours", 25), crossField},
+		{"daily features: negative std", "daily-features", 0, set("price_std", -1), both},
+		{"daily features: mean above max", "daily-features", 0, set("price_mean", 30.0), crossField},
+		{"daily features: cheapest hour outside the day", "daily-features", 0, set("min_hour", "2024-01-16T01:00:00Z"), crossField},
+		{"daily features: end before start", "daily-features", 0, set("end", "2024-01-14T21:00:00Z"), crossField},
+		{"daily features: peak mean out of range", "daily-features", 0, set("peak_mean", 1e6), both},
+		{"daily features: null peak mean", "daily-features", 0, set("peak_mean", nil), neither},
+		{"daily features: weekday 0", "daily-features", 0, set("weekday", 0), both},
+		{"daily features: bad local_date", "daily-features", 1, set("local_date", "25/10/2020"), both},
 		// feature-row
 		{"feature row: final without price", "feature-row", 1, set("price", nil), both},
 		{"feature row: ready row with a price", "feature-row", 0, set("price", 16.0), both},

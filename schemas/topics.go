@@ -12,6 +12,7 @@ const (
 	SchemaWeatherObservation = "weather-observation"
 	SchemaWeatherForecast    = "weather-forecast"
 	SchemaFeatureRow         = "feature-row"
+	SchemaDailyFeatures      = "daily-features"
 	SchemaForecast           = "forecast"
 	SchemaForecastError      = "forecast-error"
 	SchemaModelEvent         = "model-event"
@@ -56,6 +57,7 @@ type TopicSet struct {
 	WeatherObserved  string
 	WeatherForecast  string
 	Features         string
+	FeaturesDaily    string
 	Forecasts        string
 	ErrorsChampion   string
 	ErrorsChallenger string
@@ -85,6 +87,7 @@ func NewTopicSet(prefix string) TopicSet {
 		WeatherObserved:  prefix + "weather.observed",
 		WeatherForecast:  prefix + "weather.forecast",
 		Features:         prefix + "features",
+		FeaturesDaily:    prefix + "features.daily",
 		Forecasts:        prefix + "forecasts",
 		ErrorsChampion:   prefix + "errors.champion",
 		ErrorsChallenger: prefix + "errors.challenger",
@@ -125,6 +128,8 @@ func (s TopicSet) Specs(partitions int32, retention time.Duration) []TopicSpec {
 			"weather forecasts and known-ahead exogenous series, with issue time"},
 		{s.Features, SchemaFeatureRow, "region", partitions, retention, false,
 			"hourly feature rows: once when their inputs are known, again when final"},
+		{s.FeaturesDaily, SchemaDailyFeatures, "region", partitions, retention, false,
+			"daily windows: each delivery day's price and observed-weather statistics, once the day has passed"},
 		{s.Forecasts, SchemaForecast, "region", partitions, errorRetention, false,
 			"day-ahead forecasts from the champion and every challenger"},
 		{s.ErrorsChampion, SchemaForecastError, "region", partitions, errorRetention, false,

@@ -147,6 +147,53 @@ type FeatureRow struct {
 	Observed map[string]float64 `json:"observed"`
 }
 
+// DailyFeatures is the daily tumbling window of one region's delivery day:
+// the day's hourly prices and observed weather, aggregated once its last hour
+// has passed, in the transaction that sends that hour's final FeatureRow.
+// Topic: [TopicSet.FeaturesDaily], key: Region. Sent once per delivery day
+// that has at least one price.
+type DailyFeatures struct {
+	Region string `json:"region"`
+	Market string `json:"market"`
+	Unit   string `json:"unit"`
+	// LocalDate is the delivery day in the market's time zone, YYYY-MM-DD.
+	LocalDate string `json:"local_date"`
+	// Start and End bound the day [Start, End) in UTC; Hours is the span in
+	// hours: 23 or 25 on clock-change days, else 24.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Hours int       `json:"hours"`
+	// PriceHours is how many of the day's hours have a price (the hourly
+	// mean of their sub-hourly prices, as FeatureRow.Price); every price
+	// statistic is over those hours.
+	PriceHours int     `json:"price_hours"`
+	PriceMean  float64 `json:"price_mean"`
+	PriceStd   float64 `json:"price_std"`
+	PriceMin   float64 `json:"price_min"`
+	PriceMax   float64 `json:"price_max"`
+	// MinHour and MaxHour are the start of the cheapest and of the dearest
+	// hour (the earlier of equal ones), UTC.
+	MinHour time.Time `json:"min_hour"`
+	MaxHour time.Time `json:"max_hour"`
+	// PeakMean is the mean price of the hours from 08:00 to 20:00 local
+	// time (the exchanges' peak hours, on every day), OffPeakMean that of the
+	// other hours; nil when none of those hours has a price.
+	PeakMean    *float64 `json:"peak_mean"`
+	OffPeakMean *float64 `json:"off_peak_mean"`
+	// Calendar of the day in the market's time zone; Weekday is ISO.
+	Weekday int  `json:"weekday"`
+	Month   int  `json:"month"`
+	Weekend bool `json:"weekend"`
+	Holiday bool `json:"holiday"`
+	// ObservedMean, ObservedMin and ObservedMax hold, per variable, the
+	// mean, minimum and maximum of the values observed during the day's
+	// hours (available by each hour's end, as FeatureRow.Observed); nil when
+	// nothing was observed.
+	ObservedMean map[string]float64 `json:"observed_mean"`
+	ObservedMin  map[string]float64 `json:"observed_min"`
+	ObservedMax  map[string]float64 `json:"observed_max"`
+}
+
 // Quantile is one quantile of a probabilistic forecast.
 type Quantile struct {
 	// Q is the probability level in (0, 1), e.g. 0.1 or 0.9.

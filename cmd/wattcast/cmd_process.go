@@ -25,6 +25,7 @@ func processCommand() *command {
 			noLake := fs.Bool("no-lake", false, "run only the feature processor, not the lake sink")
 			noFeatures := fs.Bool("no-features", false, "run only the lake sink, not the feature processor")
 			maxRows := fs.Int("lake-max-rows", lakesink.DefaultMaxRows, "rows per lake batch before a file is cut")
+			maxBytes := fs.Int64("lake-max-bytes", lakesink.DefaultMaxBytes, "bytes of Kafka record keys and values per lake batch before a file is cut")
 			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "roll-time span (UTC-aligned) of a lake batch before its files are cut")
 			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
 			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
@@ -62,7 +63,7 @@ func processCommand() *command {
 					}
 					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
 						Group:   orDefault(*lakeGroup, topics.Group(lakesink.DefaultGroup)),
-						MaxRows: *maxRows, RollInterval: *roll, StopAtEnd: *untilEnd})
+						MaxRows: *maxRows, MaxBytes: *maxBytes, RollInterval: *roll, StopAtEnd: *untilEnd})
 					if err != nil {
 						return err
 					}

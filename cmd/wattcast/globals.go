@@ -28,6 +28,12 @@ type globals struct {
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
+	g.registerStores(fs)
+	g.registerLog(fs)
+}
+
+// registerStores registers the Kafka and object-store flags.
+func (g *globals) registerStores(fs *flag.FlagSet) {
 	fs.Var(&g.brokers, "brokers", "Kafka seed brokers, host:port, comma separated")
 	fs.StringVar(&g.topicPrefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of every topic name")
 	fs.IntVar(&g.partitions, "partitions", 3, "partitions of the region-keyed topics, when wattcast creates them")
@@ -38,6 +44,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.awsRegion, "aws-region", "", "AWS region (default: the SDK's default chain, AWS_REGION)")
 	fs.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka with TLS (MSK)")
 	fs.StringVar(&g.kafkaSASL, "kafka-sasl", "", "Kafka SASL mechanism: \"\" (none) or aws-msk-iam")
+}
+
+// registerLog registers the logging flags, which every subcommand takes.
+func (g *globals) registerLog(fs *flag.FlagSet) {
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 }

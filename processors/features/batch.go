@@ -13,6 +13,8 @@ type BatchResult struct {
 	// Ready holds the rows as they would be sent at each day's issue time;
 	// Final the rows with their actual prices, in emission order.
 	Ready, Final []schemas.FeatureRow
+	// Daily holds the daily windows, in emission order.
+	Daily []schemas.DailyFeatures
 	// Rejected holds the inputs the engine refused, with the reason.
 	Rejected []error
 }
@@ -53,6 +55,7 @@ func Batch(cfg Config, prices []schemas.Price, obs []schemas.WeatherObservation,
 				res.Ready = append(res.Ready, r)
 			}
 		}
+		res.Daily = e.DailyAppend(res.Daily)
 	}
 	var last int64
 	for _, x := range evs {

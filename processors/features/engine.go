@@ -55,6 +55,9 @@ type Engine struct {
 	keys      []dueKey
 	rowRegion []int32
 	scratch   []schemas.FeatureRow
+
+	// daily holds the daily windows closed since the last DailyAppend.
+	daily []schemas.DailyFeatures
 }
 
 // NewEngine returns an engine with empty state.
@@ -375,6 +378,7 @@ func (e *Engine) emitFinal(out []schemas.FeatureRow, s *regionState, ri *regionI
 		h = s.FinalThrough + 3600
 	}
 	var ctx *dayCtx
+	var day dayRange
 	for ; h+3600+late < e.clock; h += 3600 {
 		if hs := s.at(h); hs != nil {
 			if _, _, ok := hs.price(h + 3600); ok {
@@ -385,6 +389,12 @@ func (e *Engine) emitFinal(out []schemas.FeatureRow, s *regionState, ri *regionI
 			}
 		}
 		s.FinalThrough = h
+		if !day.has(h) {
+			day = ri.dayRange(h)
+		}
+		if h+3600 >= day.next {
+			e.closeDay(s, ri, day) // the day's last hour is final: its window closes
+		}
 	}
 	return out
 }

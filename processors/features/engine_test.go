@@ -278,6 +278,9 @@ func TestRestoreFromChangelogContinuesExactly(t *testing.T) {
 		}
 	}
 	sortEvents()
+	// run returns the feature rows and, collected alongside, the daily
+	// windows.
+	var daily []schemas.DailyFeatures
 	run := func(e *Engine, evs []ev) []schemas.FeatureRow {
 		var out []schemas.FeatureRow
 		for _, x := range evs {
@@ -285,11 +288,14 @@ func TestRestoreFromChangelogContinuesExactly(t *testing.T) {
 				t.Fatal(err)
 			}
 			out = append(out, e.Advance(x.at)...)
+			daily = e.DailyAppend(daily)
 		}
 		return out
 	}
 	whole, _ := NewEngine(Config{})
 	want := run(whole, evs)
+	wantDaily := daily
+	daily = nil
 
 	first, _ := NewEngine(Config{})
 	var log []KV
@@ -328,6 +334,9 @@ func TestRestoreFromChangelogContinuesExactly(t *testing.T) {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("row %d differs after restore:\n%+v\n%+v", i, got[i], want[i])
 		}
+	}
+	if len(wantDaily) < 25 || !reflect.DeepEqual(daily, wantDaily) {
+		t.Fatalf("daily windows differ after restore: %d windows, uninterrupted %d", len(daily), len(wantDaily))
 	}
 }
 

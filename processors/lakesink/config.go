@@ -19,8 +19,16 @@ import (
 const DefaultGroup = "wattcast-lakesink"
 
 // Defaults for the zero values of Config.
+//
+// DefaultMaxBytes (64 MiB) is about what DefaultMaxRows records of the
+// features topic come to (1.2 KB each), so it leaves batches of feature,
+// price and weather records as DefaultMaxRows cuts them, and stops batches
+// of larger records sooner: a model forecast is 4.2 KB, and a forecasts
+// batch takes about 16 000 of them rather than 50 000 (BenchmarkJSONToParquet
+// measures both, and the Parquet they make: docs/lake.md).
 const (
 	DefaultMaxRows      = 50_000
+	DefaultMaxBytes     = 64 << 20
 	DefaultRollInterval = 24 * time.Hour
 	DefaultIdleFlush    = time.Minute
 	DefaultRetryMin     = 200 * time.Millisecond
@@ -50,6 +58,14 @@ type Config struct {
 	// including skipped ones), default DefaultMaxRows. It bounds memory:
 	// one open batch per assigned topic partition.
 	MaxRows int
+	// MaxBytes closes a batch once the key and value bytes of its records
+	// (as read from Kafka, skipped records and transaction markers
+	// included) sum to at least this, default DefaultMaxBytes. Like
+	// MaxRows it depends only on the records, so a re-read cuts the same
+	// batches; it bounds the memory and the files of a batch whose records
+	// are large (a forecast holds every point of a day), which MaxRows
+	// alone does not. A batch exceeds it by less than its last record.
+	MaxBytes int64
 	// RollInterval closes a batch when a record's roll time (see the
 	// package doc) reaches the next multiple of it (UTC-aligned), default
 	// DefaultRollInterval.
@@ -183,6 +199,12 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.MaxRows == 0 {
 		cfg.MaxRows = DefaultMaxRows
+	}
+	if cfg.MaxBytes < 0 {
+		return nil, fmt.Errorf("lakesink: MaxBytes is %d; want a positive byte count, or 0 for the default %d", cfg.MaxBytes, int64(DefaultMaxBytes))
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 10_000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,24 +22,39 @@ import (
 // A crash can come between any two store writes: after a batch's journal,
 // between its files, before its commit. The restarted sink must store every
 // record exactly once, even when it is configured to cut batches
-// differently (MaxRows changed between runs): it adopts the bounds of the
-// batches the crashed run journaled, so it rewrites the same objects
-// instead of adding overlapping ones.
+// differently (MaxRows or MaxBytes changed between runs): it adopts the
+// bounds of the batches the crashed run journaled, so it rewrites the same
+// objects instead of adding overlapping ones.
 func TestSinkCrashAndRestartStoresEveryRecordOnce(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		crashAt     int  // the write during which the sink "dies"
+		crashAtFile int  // if set, crash at this Parquet file write instead
 		applied     bool // whether that write reached the store
-		restartRows int  // MaxRows of the restarted sink
+		maxBytes    int64
+		// MaxRows and MaxBytes of the restarted sink; the crashed one
+		// has MaxRows 16 and maxBytes.
+		restartRows  int
+		restartBytes int64
 	}{
 		{crashAt: 1, applied: true, restartRows: 40},   // after the first journal
 		{crashAt: 2, applied: false, restartRows: 7},   // before the first file
 		{crashAt: 9, applied: true, restartRows: 7},    // between files of a poll
 		{crashAt: 30, applied: false, restartRows: 40}, // after commits, mid-run
 		{crashAt: 40, applied: true, restartRows: 13},  // at the last write (of 41)
+		// Batches cut by bytes, then by rows; and the other way round.
+		// At a file write, every journal of that poll is stored, so the
+		// restart must adopt at least one.
+		{crashAtFile: 3, applied: true, maxBytes: 2_500, restartRows: 40, restartBytes: 1 << 20},
+		{crashAtFile: 5, applied: false, restartRows: 16, restartBytes: 900},
 	}
 	for _, c := range cases {
-		t.Run(fmt.Sprintf("crash at write %d applied %v restart max rows %d", c.crashAt, c.applied, c.restartRows), func(t *testing.T) {
+		name := fmt.Sprintf("crash at write %d applied %v restart max rows %d", c.crashAt, c.applied, c.restartRows)
+		if c.crashAtFile > 0 {
+			name = fmt.Sprintf("crash at file %d applied %v max bytes %d restart max rows %d bytes %d",
+				c.crashAtFile, c.applied, c.maxBytes, c.restartRows, c.restartBytes)
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.produce(t2024, 2, "FI")
@@ -47,33 +63,58 @@ func TestSinkCrashAndRestartStoresEveryRecordOnce(t *testing.T) {
 
 			runCtx, crash := context.WithCancel(ctx)
 			var dead atomic.Bool
+			var files atomic.Int64
 			fs := &faultStore{inner: e.lake, onWrite: func(n int, key string) (bool, error) {
-				switch {
-				case n == c.crashAt:
+				if dead.Load() {
+					return false, context.Canceled // the process is gone
+				}
+				if strings.HasSuffix(key, ".parquet") {
+					files.Add(1)
+				}
+				if c.crashAtFile == 0 && n == c.crashAt || c.crashAtFile > 0 && files.Load() == int64(c.crashAtFile) {
 					dead.Store(true)
 					crash()
 					return c.applied, context.Canceled
-				case n > c.crashAt:
-					return false, context.Canceled // the process is gone
 				}
 				return true, nil
 			}}
 			cfg := e.config(fs)
-			cfg.MaxRows = 16
+			cfg.MaxRows, cfg.MaxBytes = 16, c.maxBytes
 			s, err := lakesink.New(cfg)
 			e.must(err)
 			if err := s.Run(runCtx); err != nil {
 				t.Fatalf("crashed sink returned %v, want nil on cancellation", err)
 			}
 			if !dead.Load() {
-				t.Fatalf("the sink finished before write %d; the crash point is past the end of the test data", c.crashAt)
+				t.Fatalf("the sink finished before the crash point; it is past the end of the test data")
+			}
+			// The restart starts each partition at its committed offset
+			// (or its first record): a journal there must be adopted,
+			// whatever the new limits.
+			committed, _ := e.offsets(ctx, cfg.Group)
+			read := e.readAsSink(ctx)
+			atCommit := 0
+			for k, bs := range e.journaled(ctx, e.lake) {
+				from, ok := committed[k.topic][k.partition]
+				if !ok || from < 0 {
+					from = read[k][0].offset
+				}
+				if slices.ContainsFunc(bs, func(b batchBounds) bool { return b.first == from }) {
+					atCommit++
+				}
+			}
+			if c.crashAtFile > 0 && atCommit == 0 {
+				t.Fatalf("no journal at a committed offset after a crash at file %d: the adoption path does not run", c.crashAtFile)
 			}
 
 			cfg = e.config(e.lake)
-			cfg.MaxRows = c.restartRows
+			cfg.MaxRows, cfg.MaxBytes = c.restartRows, c.restartBytes
 			st := runSink(t, cfg, 30*time.Second)
 			e.checkLake(ctx, e.lake)
-			t.Logf("restart adopted %d journaled batches, stored %d", st.JournalAdopted, st.Batches)
+			if st.JournalAdopted < int64(atCommit) {
+				t.Errorf("restart adopted %d journaled batches; %d partitions had one at their committed offset", st.JournalAdopted, atCommit)
+			}
+			t.Logf("%d journals at committed offsets; restart adopted %d journaled batches, stored %d", atCommit, st.JournalAdopted, st.Batches)
 		})
 	}
 }

@@ -204,9 +204,9 @@ func (e *env) produce(from time.Time, days int, regions ...string) {
 	e.produceFeatures(ctx, from, days, regions)
 }
 
-// produceFeatures writes ready and final rows per hour, one transaction
-// per region and day, as the feature processor does; the second
-// transaction is aborted and must not reach the lake.
+// produceFeatures writes ready and final rows per hour and the day's daily
+// window, one transaction per region and day, as the feature processor
+// does; the second transaction is aborted and must not reach the lake.
 func (e *env) produceFeatures(ctx context.Context, from time.Time, days int, regions []string) {
 	e.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.TransactionalID("test-features-"+e.t.Name()))
@@ -242,6 +242,16 @@ func (e *env) produceFeatures(ctx context.Context, from time.Time, days int, reg
 					finals[r] = v.Final
 				}
 			}
+			// The day's window, in the transaction of its last final row.
+			daily := &schemas.DailyFeatures{Region: reg, Market: "test-dayahead", Unit: "EUR/MWh",
+				LocalDate: day.Format(time.DateOnly), Start: day, End: day.Add(24 * time.Hour), Hours: 24, PriceHours: 24,
+				PriceMean: 11.5, PriceStd: 6.9, PriceMin: 0, PriceMax: 23, MinHour: day, MaxHour: day.Add(23 * time.Hour),
+				Weekday: 5, Month: 3}
+			dr, err := kafka.NewRecord(e.topics.FeaturesDaily, reg, daily, "test")
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			recs = append(recs, dr)
 			res := cl.ProduceSync(ctx, recs...)
 			if err := res.FirstErr(); err != nil {
 				e.t.Fatal(err)
@@ -255,6 +265,10 @@ func (e *env) produceFeatures(ctx context.Context, from time.Time, days int, reg
 			}
 			if commit == kgo.TryCommit {
 				for _, r := range res {
+					if r.Record == dr {
+						e.want[lake.TableFeaturesDaily][lake.Lineage{Topic: r.Record.Topic, Partition: r.Record.Partition, Offset: r.Record.Offset}]++
+						continue
+					}
 					if finals[r.Record] {
 						e.want[lake.TableFeatures][lake.Lineage{Topic: r.Record.Topic, Partition: r.Record.Partition, Offset: r.Record.Offset}]++
 					} else {
@@ -336,7 +350,7 @@ func (e *env) offsets(ctx context.Context, group string) (committed, ends map[st
 	e.must(err)
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topics := []string{e.topics.Prices, e.topics.WeatherObserved, e.topics.WeatherForecast, e.topics.Features, e.topics.Forecasts}
+	topics := []string{e.topics.Prices, e.topics.WeatherObserved, e.topics.WeatherForecast, e.topics.Features, e.topics.FeaturesDaily, e.topics.Forecasts}
 	lso, err := adm.ListCommittedOffsets(ctx, topics...)
 	e.must(err)
 	committed, ends = map[string]map[int32]int64{}, map[string]map[int32]int64{}

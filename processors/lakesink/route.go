@@ -74,6 +74,15 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			// of rows in one batch and one file, as for observations.
 			return decoded{knownAt: f.Hour, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
+		t.FeaturesDaily: {lake.TableFeaturesDaily, func(v []byte, l lake.Lineage) decoded {
+			var d schemas.DailyFeatures
+			if err := schemas.Decode(v, &d); err != nil {
+				return invalid(err)
+			}
+			row := lake.NewFeaturesDailyRow(&d, l)
+			// A daily window is sent when its day has ended, in that order.
+			return decoded{knownAt: d.End, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
+		}},
 		t.Forecasts: {lake.TableForecasts, func(v []byte, l lake.Lineage) decoded {
 			var f schemas.Forecast
 			if err := schemas.Decode(v, &f); err != nil {

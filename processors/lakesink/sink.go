@@ -44,6 +44,7 @@ type batch struct {
 	first     int64
 	last      int64
 	records   int
+	bytes     int64     // key and value bytes of the records, markers included
 	data      int       // data records (not transaction markers)
 	boundary  time.Time // a record known at or after this closes the batch; zero until known
 	fixedLast int64     // bounds adopted from a journal; -1 if none
@@ -145,7 +146,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 	}
 	s.log.Info("lake sink started", "group", s.cfg.Group, "topics", topics, "stop_at_end", s.cfg.StopAtEnd,
-		"max_rows", s.cfg.MaxRows, "roll_interval", s.cfg.RollInterval, "idle_flush", s.cfg.IdleFlush)
+		"max_rows", s.cfg.MaxRows, "max_bytes", s.cfg.MaxBytes, "roll_interval", s.cfg.RollInterval, "idle_flush", s.cfg.IdleFlush)
 	tick := min(max(s.cfg.IdleFlush/4, 50*time.Millisecond), time.Second)
 	for {
 		if s.cfg.StopAtEnd {
@@ -263,6 +264,7 @@ func (r *run) add(ctx context.Context, rec *kgo.Record) error {
 	b := st.open
 	b.last = rec.Offset
 	b.records++
+	b.bytes += int64(len(rec.Key) + len(rec.Value))
 	b.touched = time.Now()
 	if !ctl {
 		b.data++
@@ -285,7 +287,7 @@ func (r *run) add(ctx context.Context, rec *kgo.Record) error {
 		if rec.Offset >= b.fixedLast {
 			r.closeOpen(st)
 		}
-	case b.records >= r.s.cfg.MaxRows:
+	case b.records >= r.s.cfg.MaxRows, b.bytes >= r.s.cfg.MaxBytes:
 		r.closeOpen(st)
 	case hasEnd && rec.Offset >= end-1:
 		r.closeOpen(st)

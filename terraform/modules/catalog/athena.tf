@@ -81,6 +81,16 @@ locals {
         ORDER BY region, local_hour
       SQL
     }
+    "daily-windows-30d" = {
+      description = "The last 30 delivery days per region from the daily windows: base price, cheapest and dearest hour, peak premium, and the hours priced."
+      query       = <<-SQL
+        SELECT region, "date", price_mean, price_min, min_hour, price_max, max_hour,
+               peak_mean - off_peak_mean AS peak_premium, price_hours, hours
+        FROM features_daily
+        WHERE "date" >= cast(current_date - interval '30' day AS varchar)
+        ORDER BY region, "date"
+      SQL
+    }
     "late-or-missing-hours" = {
       description = "Hours per region and day in the features table over the last 14 days: a day with fewer than 23 rows has a gap."
       query       = <<-SQL

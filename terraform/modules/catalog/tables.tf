@@ -3,8 +3,9 @@
 ################################################################################
 #
 # Every table is Parquet under <lake>/<table>/region=<R>/date=<YYYY-MM-DD>/,
-# with `region` and `date` (the UTC date of the row's event time) as
-# partition columns that are not stored in the files. Timestamps are Parquet
+# with `region` and `date` (the UTC date of the row's event time; for
+# features_daily the local delivery day) as partition columns that are not
+# stored in the files. Timestamps are Parquet
 # TIMESTAMP(MICROS, UTC) and read as Athena `timestamp`; weather variables
 # are MAP<string,double>. The last three columns of each table are its
 # lineage: the Kafka topic, partition and offset the row came from.
@@ -115,6 +116,34 @@ locals {
         { name = "last_observed", type = "map<string,double>", comment = "latest observed value of each variable known at issue_time" },
         { name = "forecast_error", type = "map<string,double>", comment = "mean (forecast - observed) over the 168 h up to issue_time" },
         { name = "observed", type = "map<string,double>", comment = "values observed during this hour" },
+      ], local.lineage_columns)
+    }
+    features_daily = {
+      description    = "Daily windows per region and delivery day: price statistics and observed weather (topic <prefix>features.daily); date is the local delivery day"
+      date_range_end = "NOW+2DAYS"
+      columns = concat([
+        { name = "market", type = "string", comment = "price series" },
+        { name = "unit", type = "string", comment = "price unit" },
+        { name = "local_date", type = "string", comment = "delivery day in the market time zone, YYYY-MM-DD (the date partition)" },
+        { name = "start_time", type = "timestamp", comment = "local midnight starting the day, UTC" },
+        { name = "end_time", type = "timestamp", comment = "next local midnight (exclusive), UTC" },
+        { name = "hours", type = "int", comment = "hours in the day: 23, 24 or 25" },
+        { name = "price_hours", type = "int", comment = "hours of the day with a price" },
+        { name = "price_mean", type = "double", comment = "mean hourly price: the base price" },
+        { name = "price_std", type = "double", comment = "standard deviation of the hourly prices" },
+        { name = "price_min", type = "double", comment = "cheapest hour's price" },
+        { name = "price_max", type = "double", comment = "dearest hour's price" },
+        { name = "min_hour", type = "timestamp", comment = "start of the cheapest hour, UTC" },
+        { name = "max_hour", type = "timestamp", comment = "start of the dearest hour, UTC" },
+        { name = "peak_mean", type = "double", comment = "mean price 08:00-20:00 local" },
+        { name = "off_peak_mean", type = "double", comment = "mean price of the other hours" },
+        { name = "weekday", type = "int", comment = "ISO weekday, Monday 1 to Sunday 7" },
+        { name = "month", type = "int", comment = "month, 1-12" },
+        { name = "weekend", type = "boolean", comment = "Saturday or Sunday" },
+        { name = "holiday", type = "boolean", comment = "public holiday in the market's country" },
+        { name = "observed_mean", type = "map<string,double>", comment = "per variable, mean observed value over the day" },
+        { name = "observed_min", type = "map<string,double>", comment = "per variable, minimum observed value" },
+        { name = "observed_max", type = "map<string,double>", comment = "per variable, maximum observed value" },
       ], local.lineage_columns)
     }
     forecasts = {

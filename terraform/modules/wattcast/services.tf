@@ -19,6 +19,7 @@ locals {
     weather_observed  = "${local.p}weather.observed"
     weather_forecast  = "${local.p}weather.forecast"
     features          = "${local.p}features"
+    features_daily    = "${local.p}features.daily"
     forecasts         = "${local.p}forecasts"
     errors_champion   = "${local.p}errors.champion"
     errors_challenger = "${local.p}errors.challenger"
@@ -76,8 +77,8 @@ locals {
       cpu      = 1024
       memory   = 2048
       kafka = {
-        read_topics            = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.forecasts]
-        write_topics           = [local.t.features, local.t.dead_letters]
+        read_topics            = [local.t.prices, local.t.weather_observed, local.t.weather_forecast, local.t.features, local.t.features_daily, local.t.forecasts]
+        write_topics           = [local.t.features, local.t.features_daily, local.t.dead_letters]
         create_topics          = local.all_topics
         topic_prefixes         = ["${local.p}processor.", "${local.p}lakesink."]
         group_prefixes         = [local.groups.processor, local.groups.lake_sink]
