@@ -18,14 +18,20 @@ import (
 )
 
 // eventColumns is each table's event-time column, which its date partition
-// is the UTC date of (docs/lake.md, Layout).
-var eventColumns = map[string]string{
-	lake.TablePrices:          "start_time",
-	lake.TableWeatherObserved: "hour",
-	lake.TableWeatherForecast: "hour",
-	lake.TableFeatures:        "hour",
-	lake.TableForecasts:       "hour",
-}
+// is the UTC date of (docs/lake.md, Layout), except for the tables in
+// dateColumns, whose date partition is that column's value: a daily
+// window's local delivery day.
+var (
+	eventColumns = map[string]string{
+		lake.TablePrices:          "start_time",
+		lake.TableWeatherObserved: "hour",
+		lake.TableWeatherForecast: "hour",
+		lake.TableFeatures:        "hour",
+		lake.TableFeaturesDaily:   "start_time",
+		lake.TableForecasts:       "hour",
+	}
+	dateColumns = map[string]string{lake.TableFeaturesDaily: "local_date"}
+)
 
 // TestParquetReadByPyarrow reads the lake the demo wrote to the S3 server
 // with pyarrow (an independent Parquet reader, from PyPI), over the S3 API
@@ -34,8 +40,9 @@ var eventColumns = map[string]string{
 // columns with the documented types and nullability (timestamps as
 // timestamp[us, tz=UTC], never integers), the same schema in every file,
 // the partition columns region and date only in the hive paths and read
-// as strings, each row's date equal to the UTC date of its event time, the
-// footer's table metadata, and the row counts wattcast's own reader counts.
+// as strings, each row's date equal to the UTC date of its event time (for
+// a daily window, its local day), the footer's table metadata, and the row
+// counts wattcast's own reader counts.
 func TestParquetReadByPyarrow(t *testing.T) {
 	s := servers(t)
 	python := pythonWithPyarrow(t)
@@ -55,7 +62,7 @@ func TestParquetReadByPyarrow(t *testing.T) {
 		region = "us-east-1"
 	}
 	spec, _ := json.Marshal(map[string]any{"endpoint": s.s3, "region": region, "bucket": u.Host,
-		"prefix": strings.Trim(u.Path, "/"), "tables": eventColumns, "max_schema_files": 300})
+		"prefix": strings.Trim(u.Path, "/"), "tables": eventColumns, "date_columns": dateColumns, "max_schema_files": 300})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, filepath.Join("testdata", "read_lake.py"), string(spec))
@@ -109,8 +116,12 @@ func TestParquetReadByPyarrow(t *testing.T) {
 				t.Errorf("event time %s reads as %s, want timestamp[us, tz=UTC]", eventColumns[table], seen.EventType)
 			}
 			if seen.DateMismatches > 0 || seen.NullPartition > 0 {
-				t.Errorf("%d rows whose date partition is not the UTC date of %s, %d rows without region or date",
-					seen.DateMismatches, eventColumns[table], seen.NullPartition)
+				what := "the UTC date of " + eventColumns[table]
+				if c, ok := dateColumns[table]; ok {
+					what = c
+				}
+				t.Errorf("%d rows whose date partition is not %s, %d rows without region or date",
+					seen.DateMismatches, what, seen.NullPartition)
 			}
 			// A timestamp read in the wrong unit lands in 1970 or far in
 			// the future; the shipped history is 2018 to 2024.

@@ -74,8 +74,13 @@ def describe(fs, spec, table, event):
     out["event_type"] = norm(ev.type)
     out["event_min"] = pc.min(ev).as_py().isoformat() if tb.num_rows else None
     out["event_max"] = pc.max(ev).as_py().isoformat() if tb.num_rows else None
-    # date must be the UTC date of the row's event time, region set.
-    day = pc.strftime(ev, format="%Y-%m-%d", locale="C") if pa.types.is_timestamp(ev.type) else None
+    # date must be the UTC date of the row's event time (or, for a table in
+    # date_columns, that column's value: the daily windows' local day),
+    # region set.
+    if table in spec.get("date_columns", {}):
+        day = pc.cast(tb.column(spec["date_columns"][table]), pa.string())
+    else:
+        day = pc.strftime(ev, format="%Y-%m-%d", locale="C") if pa.types.is_timestamp(ev.type) else None
     out["date_mismatches"] = (tb.num_rows if day is None else
                               int(pc.sum(pc.cast(pc.not_equal(day, tb.column("date")), pa.int64())).as_py() or 0))
     out["null_partition_values"] = int(tb.column("region").null_count + tb.column("date").null_count)
