@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ func backtestCommand() *command {
 				country    = fs.String("country", "", "ISO country code for public holidays")
 				issueTime  = fs.String("issue-time", "10:00", "local time on D-1 at which the forecast for D is issued")
 				kinds      = listFlag{models.KindNaiveWeekly, models.KindNaiveStandard, models.KindLEAR, models.KindGRU, models.KindEnsemble}
+				learWin    listFlag
 				recal      = fs.Int("recalibrate-every", 7, "refit every model every N days (epftoolbox: 1)")
 				recalGRU   = fs.Int("recalibrate-gru", 91, "refit the GRU every N days (warm start)")
 				seed       = fs.Uint64("seed", 1, "random seed of every fit")
@@ -53,6 +55,7 @@ func backtestCommand() *command {
 			fs.Var(&known, "known-ahead", "without --mapping/--preset: comma-separated forecast columns (usable for the hour they forecast)")
 			fs.Var(&observed, "observed", "without --mapping/--preset: comma-separated measured columns (usable once their hour has passed)")
 			fs.Var(&kinds, "models", "models to backtest: "+strings.Join(models.Kinds(), ", "))
+			fs.Var(&learWin, "lear-windows", "LEAR's calibration windows in days, comma separated (default 56,84,1092,1456, epftoolbox's; a window longer than the history uses all of it)")
 			return func(rc *runContext) error {
 				if *dataPath == "" || *testStart == "" || *testEnd == "" {
 					return errors.New("backtest: --data, --test-start and --test-end are required")
@@ -81,9 +84,17 @@ func backtestCommand() *command {
 				if *zone != "" {
 					reg = &features.Region{Zone: *zone, Country: *country, IssueTime: *issueTime}
 				}
+				lear, err := learParams(learWin)
+				if err != nil {
+					return err
+				}
 				var specs []models.Spec
 				for _, k := range kinds {
-					specs = append(specs, models.Spec{Kind: k})
+					s := models.Spec{Kind: k}
+					if k == models.KindLEAR {
+						s.LEAR = lear
+					}
+					specs = append(specs, s)
 				}
 				t0 := time.Now()
 				fmt.Fprintf(rc.out, "reading %s and computing features ...\n", *dataPath)
@@ -172,4 +183,21 @@ func plainMapping(timeCol, timeFormat, timeZone, priceCol, unit, currency, regio
 		m.Exogenous = append(m.Exogenous, csvimport.Exogenous{Column: c, Kind: csvimport.Observed})
 	}
 	return m, m.Validate()
+}
+
+// learParams turns --lear-windows into LEAR's parameters: nil (the
+// defaults) when it is empty.
+func learParams(windows []string) (*models.LEARParams, error) {
+	if len(windows) == 0 {
+		return nil, nil
+	}
+	p := &models.LEARParams{}
+	for _, w := range windows {
+		d, err := strconv.Atoi(w)
+		if err != nil || d < 8 {
+			return nil, fmt.Errorf("backtest: --lear-windows %q: want whole numbers of days, each at least 8, e.g. 56,84,364,728", strings.Join(windows, ","))
+		}
+		p.Windows = append(p.Windows, d)
+	}
+	return p, nil
 }

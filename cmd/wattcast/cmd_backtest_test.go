@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,40 @@ func captureStdout(t *testing.T, f func()) string {
 	w.Close()
 	os.Stdout = old
 	return <-done
+}
+
+func TestLEARWindowsFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      []string
+		want    []int
+		wantErr bool
+	}{
+		{in: nil, want: nil},
+		{in: []string{"56", "84", "364", "728"}, want: []int{56, 84, 364, 728}},
+		{in: []string{"56", "x"}, wantErr: true},
+		{in: []string{"7"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		p, err := learParams(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("learParams(%v): err %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "--lear-windows") {
+				t.Errorf("learParams(%v): error %q does not name the flag", tt.in, err)
+			}
+			continue
+		}
+		if tt.want == nil {
+			if p != nil {
+				t.Errorf("learParams(%v) = %+v, want nil (the defaults)", tt.in, p)
+			}
+			continue
+		}
+		if p == nil || !slices.Equal(p.Windows, tt.want) {
+			t.Errorf("learParams(%v) = %+v, want windows %v", tt.in, p, tt.want)
+		}
+	}
 }

@@ -14,7 +14,10 @@
 //     row per hour of D with every feature as known at issue(D);
 //   - a final row for hour H once the clock passes H + 1h + the allowed
 //     lateness: the same features plus the price and the observations of H
-//     as known at the end of H.
+//     as known at the end of H;
+//   - with the final row of a delivery day's last hour, the day's daily
+//     window (DailyAppend): statistics of its hourly prices and observed
+//     weather.
 //
 // A row uses only inputs whose known-at time is not after its as-of time,
 // and it is emitted only when no input that could change it can still
