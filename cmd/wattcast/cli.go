@@ -21,10 +21,8 @@ type command struct {
 	// setup registers the subcommand's flags on fs and returns the function
 	// that runs it once flags (and their WATTCAST_* variables) are parsed.
 	setup func(fs *flag.FlagSet, g *globals) func(ctx *runContext) error
-	// logOnly is set for a subcommand that uses no Kafka and no store:
-	// of the shared flags it takes only --log-level and --log-format, so
-	// that its --help lists only flags that do something.
-	logOnly bool
+	// uses says which shared flags the subcommand takes (zero: all).
+	uses sharedFlags
 }
 
 // runContext is what a subcommand's run function gets.

@@ -22,7 +22,7 @@ func backtestCommand() *command {
 		name:    "backtest",
 		summary: "backtest the models on a CSV of prices and exogenous columns (your own market)",
 		usage:   "wattcast backtest --data FILE.csv --test-start DATE --test-end DATE [--preset NAME | --mapping FILE.json | --price-column COL ...] [flags]",
-		logOnly: true,
+		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				dataPath   = fs.String("data", "", "the CSV file (.csv or .csv.gz); required")

@@ -12,6 +12,7 @@ func brokerCommand() *command {
 		name:    "broker",
 		summary: "run the embedded Kafka-protocol broker (for local development, not production)",
 		usage:   "wattcast broker [--port 9092] [--data-dir DIR]",
+		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			port := fs.Int("port", 9092, "port to listen on, on 127.0.0.1")
 			dir := fs.String("data-dir", ".wattcast/broker", "directory keeping the broker's data across restarts (\"\" for memory only)")

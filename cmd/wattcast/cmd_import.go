@@ -21,6 +21,7 @@ func importCommand() *command {
 		name:    "import",
 		summary: "publish a CSV of day-ahead prices and exogenous series (bring your own history)",
 		usage:   "wattcast import --data FILE.csv (--preset NAME | --mapping FILE.json) [flags]",
+		uses:    sharedKafka,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				dataPath  = fs.String("data", "", "the CSV file to import (.csv or .csv.gz); required")

@@ -21,6 +21,7 @@ func produceCommand() *command {
 		name:    "produce",
 		summary: "publish real prices (Octopus Agile) or weather (Open-Meteo), live or as a backfill",
 		usage:   "wattcast produce --source octopus|openmeteo [--backfill-from DATE --backfill-to DATE] [flags]",
+		uses:    sharedKafka,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				src          = fs.String("source", "", "octopus or openmeteo; required")

@@ -14,6 +14,7 @@ func queryCommand() *command {
 		name:    "query",
 		summary: "run SQL on Amazon Athena over the lake and print the result as a table",
 		usage:   `wattcast query --athena "SELECT ..." [flags]`,
+		uses:    sharedStore,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				sql       = fs.String("athena", "", "SQL to run on Athena (required), e.g. \"SELECT * FROM prices WHERE \\\"date\\\" = '2024-01-01' LIMIT 10\"")

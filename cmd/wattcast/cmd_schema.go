@@ -19,6 +19,7 @@ func schemaCommandTo(w io.Writer) *command {
 		name:    "schema",
 		summary: "print the JSON Schema of a topic value, or list them with their topics",
 		usage:   "wattcast schema [NAME]   (NAME: price, forecast, ...; none lists them)",
+		uses:    sharedKafka,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			return func(rc *runContext) error {
 				switch len(rc.args) {

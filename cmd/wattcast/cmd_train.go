@@ -20,6 +20,7 @@ func trainCommand() *command {
 		name:    "train",
 		summary: "train, backtest and register models from the feature lake",
 		usage:   "wattcast train [--preset demo|demo-gru|full] [--regions R1,R2] [--from DATE] [--to DATE] [flags]",
+		uses:    sharedStore,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				regions  listFlag

@@ -11,7 +11,7 @@ func versionCommand() *command {
 		name:    "version",
 		summary: "print the version",
 		usage:   "wattcast version",
-		logOnly: true,
+		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			return func(rc *runContext) error {
 				fmt.Printf("wattcast %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())

@@ -27,23 +27,41 @@ type globals struct {
 	logFormat   string
 }
 
-func (g *globals) register(fs *flag.FlagSet) {
-	g.registerStores(fs)
-	g.registerLog(fs)
-}
+// sharedFlags says which of the shared flags a subcommand takes besides
+// the logging flags, so that its --help lists only flags that do
+// something.
+type sharedFlags uint8
 
-// registerStores registers the Kafka and object-store flags.
-func (g *globals) registerStores(fs *flag.FlagSet) {
-	fs.Var(&g.brokers, "brokers", "Kafka seed brokers, host:port, comma separated")
-	fs.StringVar(&g.topicPrefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of every topic name")
-	fs.IntVar(&g.partitions, "partitions", 3, "partitions of the region-keyed topics, when wattcast creates them")
-	fs.StringVar(&g.lakeURL, "lake", defaultLakeURL, "the Parquet lake: file://DIR or s3://BUCKET/PREFIX")
-	fs.StringVar(&g.registryURL, "registry", "", "the model registry: file://DIR or s3://BUCKET/PREFIX (default: <lake>/../registry)")
-	fs.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for an S3-compatible server, e.g. http://127.0.0.1:7070 (default: AWS)")
-	fs.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (needed by most S3-compatible servers)")
-	fs.StringVar(&g.awsRegion, "aws-region", "", "AWS region (default: the SDK's default chain, AWS_REGION)")
-	fs.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka with TLS (MSK)")
-	fs.StringVar(&g.kafkaSASL, "kafka-sasl", "", "Kafka SASL mechanism: \"\" (none) or aws-msk-iam")
+const (
+	sharedAll   sharedFlags = iota // Kafka and store flags (the zero value)
+	sharedKafka                    // Kafka flags only
+	sharedStore                    // store flags only (lake, registry, S3, AWS region)
+	sharedNone                     // logging flags only
+)
+
+// register registers every shared flag.
+func (g *globals) register(fs *flag.FlagSet) { g.registerFor(fs, sharedAll) }
+
+// registerFor registers the shared flags of uses, and the logging flags.
+func (g *globals) registerFor(fs *flag.FlagSet, uses sharedFlags) {
+	if uses == sharedAll || uses == sharedKafka {
+		fs.Var(&g.brokers, "brokers", "Kafka seed brokers, host:port, comma separated")
+		fs.StringVar(&g.topicPrefix, "topic-prefix", schemas.DefaultTopicPrefix, "prefix of every topic name")
+		fs.IntVar(&g.partitions, "partitions", 3, "partitions of the region-keyed topics, when wattcast creates them")
+		fs.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka with TLS (MSK)")
+		fs.StringVar(&g.kafkaSASL, "kafka-sasl", "", "Kafka SASL mechanism: \"\" (none) or aws-msk-iam")
+	}
+	if uses == sharedAll || uses == sharedStore {
+		fs.StringVar(&g.lakeURL, "lake", defaultLakeURL, "the Parquet lake: file://DIR or s3://BUCKET/PREFIX")
+		fs.StringVar(&g.registryURL, "registry", "", "the model registry: file://DIR or s3://BUCKET/PREFIX (default: <lake>/../registry)")
+		fs.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL for an S3-compatible server, e.g. http://127.0.0.1:7070 (default: AWS)")
+		fs.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (needed by most S3-compatible servers)")
+	}
+	if uses != sharedNone {
+		// S3, Athena and MSK IAM auth all sign for a region.
+		fs.StringVar(&g.awsRegion, "aws-region", "", "AWS region (default: the SDK's default chain, AWS_REGION)")
+	}
+	g.registerLog(fs)
 }
 
 // registerLog registers the logging flags, which every subcommand takes.

@@ -17,8 +17,12 @@ func TestHelpListsTheFlagsASubcommandTakes(t *testing.T) {
 	}{
 		{cmd: "backtest", want: []string{"--data  [WATTCAST_DATA]", "--log-level"}, not: []string{"--brokers", "--lake", "--kafka-tls", "--registry"}},
 		{cmd: "version", want: []string{"--log-format"}, not: []string{"--brokers", "--lake"}},
-		{cmd: "train", want: []string{"--brokers  [WATTCAST_KAFKA_BROKERS]", "--lake  [WATTCAST_LAKE]", "--log-level"}},
-		{cmd: "process", want: []string{"--brokers", "--lake", "--s3-endpoint", "--log-format"}},
+		{cmd: "broker", want: []string{"--port  [WATTCAST_PORT]"}, not: []string{"--brokers", "--lake"}},
+		{cmd: "train", want: []string{"--lake  [WATTCAST_LAKE]", "--registry", "--aws-region", "--log-level"}, not: []string{"--brokers", "--kafka-sasl"}},
+		{cmd: "models", want: []string{"--registry  [WATTCAST_REGISTRY]"}, not: []string{"--brokers", "--topic-prefix"}},
+		{cmd: "produce", want: []string{"--brokers  [WATTCAST_KAFKA_BROKERS]", "--kafka-sasl", "--aws-region"}, not: []string{"--lake", "--registry"}},
+		{cmd: "import", want: []string{"--brokers", "--topic-prefix"}, not: []string{"--lake", "--s3-endpoint"}},
+		{cmd: "process", want: []string{"--brokers", "--lake", "--s3-endpoint", "--kafka-tls", "--log-format"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {

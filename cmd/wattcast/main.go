@@ -63,11 +63,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs := flag.NewFlagSet("wattcast "+c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	g := &globals{}
-	if c.logOnly {
-		g.registerLog(fs)
-	} else {
-		g.register(fs)
-	}
+	g.registerFor(fs, c.uses)
 	runFn := c.setup(fs, g)
 	fs.Usage = usageFunc(fs, c)
 	if err := parseFlags(fs, args[1:], getenv); err != nil {

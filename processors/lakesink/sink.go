@@ -353,8 +353,8 @@ func (r *run) flushIdle() {
 	}
 }
 
-// store makes every closed batch durable: journals first (in offset order
-// per partition), then the files. A journal conflict rewinds its partition.
+// store makes every closed batch durable: journals first, then the files.
+// A journal conflict rewinds its partition.
 func (r *run) store(ctx context.Context) error {
 	var keys []tp
 	for k, st := range r.parts {
@@ -399,7 +399,12 @@ func (r *run) store(ctx context.Context) error {
 
 	// Journals, all in parallel. No file of this step is written before
 	// every journal of the step is stored, and the conditional create
-	// arbitrates between writers, so their order does not matter.
+	// arbitrates between writers, so their order does not matter for
+	// exactly once. (A crash among them can leave a later batch's journal
+	// without an earlier one's; a restart that cuts differently then leaves
+	// it unused: docs/lake.md, Known limits. Writing a partition's journals
+	// one after another would avoid that at a PUT's latency per batch, too
+	// slow in a catch-up of daily batches.)
 	type conflict struct{ part, batch int }
 	var (
 		cmu       sync.Mutex
