@@ -165,6 +165,11 @@ type dayRange struct{ start, next, iss int64 }
 
 func (d dayRange) has(h int64) bool { return h >= d.start && h < d.next }
 
+// hourCeil is the first hour starting at or after t: a day's first hour.
+// A day of a zone with a half-hour offset (India) starts mid-hour, and the
+// hour it starts in belongs to the day before (dayRange of that hour).
+func hourCeil(t int64) int64 { return (t + 3599) / 3600 * 3600 }
+
 // dayRange returns the delivery day containing h.
 func (ri *regionInfo) dayRange(h int64) dayRange {
 	start, next := ri.day(unix(h))

@@ -54,7 +54,9 @@ func (e *Engine) closeDay(s *regionState, ri *regionInfo, d dayRange) {
 		obs                = obsArr[:0]
 		loc                = ri.cal.Location()
 	)
-	for h := d.start; h < d.next; h += 3600 {
+	hours := 0 // the hours starting in the day
+	for h := hourCeil(d.start); h < d.next; h += 3600 {
+		hours++
 		hs := s.at(h)
 		if hs == nil {
 			continue
@@ -109,7 +111,7 @@ func (e *Engine) closeDay(s *regionState, ri *regionInfo, d dayRange) {
 		LocalDate:  cf.LocalDate,
 		Start:      unix(d.start),
 		End:        unix(d.next),
-		Hours:      int((d.next - d.start + 3599) / 3600),
+		Hours:      hours,
 		PriceHours: n,
 		PriceMean:  mean,
 		PriceStd:   math.Sqrt(math.Max(sq/float64(n)-mean*mean, 0)),

@@ -184,3 +184,60 @@ func TestDailyWindowIsSentOnceItsLastHourIsFinal(t *testing.T) {
 		t.Fatalf("a changed price of a closed day: %v, want a %s rejection", err, schemas.ReasonWindowClosed)
 	}
 }
+
+// A zone with a half-hour offset (India, UTC+5:30) starts its days
+// mid-hour: a day's ready rows, final rows and window cover the 24 hours
+// that start in it, and the ready rows see the day before's prices.
+func TestHalfHourOffsetZoneGetsRowsAndWindows(t *testing.T) {
+	t.Parallel()
+	loc, err := time.LoadLocation("Asia/Kolkata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	var prices []schemas.Price
+	for h := range 4 * 24 {
+		s := start.Add(time.Duration(h) * time.Hour)
+		prices = append(prices, schemas.Price{Region: "IN-S", Market: "iex-dam", Source: "test", Start: s, End: s.Add(time.Hour),
+			Value: float64(h % 24), Unit: "EUR/MWh", Currency: "EUR", PublishedAt: s.Add(-24 * time.Hour).Truncate(24 * time.Hour)})
+	}
+	res, err := Batch(Config{Fallback: Region{Zone: "Asia/Kolkata", IssueTime: "10:00"}}, prices, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finals, ready := map[string]int{}, map[string]int{}
+	for _, r := range res.Final {
+		finals[r.LocalDate]++
+	}
+	for _, r := range res.Ready {
+		if err := r.Validate(); err != nil {
+			t.Fatalf("ready row %s: %v", r.Hour, err)
+		}
+		inData := r.LocalDate == "2024-02-03" || r.LocalDate == "2024-02-04" // lag 24 h within the prices
+		if r.LastPrice == nil || inData && r.PriceLag24h == nil {
+			t.Fatalf("ready row %s of %s: last price %v, lag 24h %v: the day before's prices not found", r.Hour, r.LocalDate, r.LastPrice, r.PriceLag24h)
+		}
+		ready[r.LocalDate]++
+	}
+	if ready["2024-02-03"] != 24 || ready["2024-02-04"] != 24 {
+		t.Fatalf("ready rows per local day %v, want 24 on 3 and 4 February", ready)
+	}
+	full := 0
+	for _, d := range res.Daily {
+		if err := d.Validate(); err != nil {
+			t.Fatalf("%s: %v", d.LocalDate, err)
+		}
+		if d.Hours != 24 || d.PriceHours != finals[d.LocalDate] {
+			t.Errorf("%s: %d hours, %d priced; its final rows number %d", d.LocalDate, d.Hours, d.PriceHours, finals[d.LocalDate])
+		}
+		if l := d.Start.In(loc); l.Hour() != 0 || l.Minute() != 0 || l.Format(time.DateOnly) != d.LocalDate {
+			t.Errorf("%s starts at %s local", d.LocalDate, l)
+		}
+		if d.PriceHours == 24 {
+			full++
+		}
+	}
+	if full < 2 {
+		t.Fatalf("%d full days among %d windows, want the middle days full", full, len(res.Daily))
+	}
+}

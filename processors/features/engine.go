@@ -362,7 +362,7 @@ func (e *Engine) emitReady(out []schemas.FeatureRow, s *regionState, ri *regionI
 		prev := ri.dayRange(d.start - 3600)
 		if e.anyPrice(s, prev.start, d.start, d.iss) {
 			ctx := e.dayContext(s, ri, d)
-			for h := d.start; h < d.next; h += 3600 {
+			for h := hourCeil(d.start); h < d.next; h += 3600 {
 				out = append(out, e.row(s, ri, ctx, h, false))
 			}
 		}
@@ -400,7 +400,7 @@ func (e *Engine) emitFinal(out []schemas.FeatureRow, s *regionState, ri *regionI
 }
 
 func (e *Engine) anyPrice(s *regionState, from, to, asOf int64) bool {
-	for h := from; h < to; h += 3600 {
+	for h := hourCeil(from); h < to; h += 3600 {
 		if _, _, ok := s.price(h, asOf); ok {
 			return true
 		}
@@ -457,7 +457,7 @@ func (e *Engine) dayContext(s *regionState, ri *regionInfo, d dayRange) *dayCtx 
 	}
 	c := &dayCtx{region: s.Region, start: d.start, next: d.next, iss: d.iss}
 	// The last hourly price known at the issue time, looking back two days.
-	for h := c.start - 3600; h >= c.start-48*3600; h -= 3600 {
+	for h := hourCeil(c.start) - 3600; h >= c.start-48*3600; h -= 3600 {
 		if p, _, ok := s.price(h, c.iss); ok {
 			c.lastPrice = &p
 			t := unix(h)
