@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors"
+	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/lakesink"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/scorer"
@@ -60,7 +62,10 @@ type demoResult struct {
 	scorer       scorer.Stats
 	accuracy     []scorer.Accuracy
 	forecastFrom map[string]time.Time
-	elapsed      time.Duration
+	// lastDays holds each region's latest daily window, from the daily
+	// features topic.
+	lastDays []schemas.DailyFeatures
+	elapsed  time.Duration
 }
 
 type processorCounts struct {
@@ -255,6 +260,9 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	if res.records, err = topicCounts(ctx, kc, topics); err != nil {
 		return nil, err
 	}
+	if res.lastDays, err = lastDailyWindows(ctx, kc, topics.FeaturesDaily); err != nil {
+		return nil, err
+	}
 	res.elapsed = time.Since(start)
 	return res, nil
 }
@@ -338,6 +346,31 @@ func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet) (map[
 	return out, nil
 }
 
+// lastDailyWindows reads the daily features topic and returns each
+// region's latest window, by region.
+func lastDailyWindows(ctx context.Context, kc kafka.Config, topic string) ([]schemas.DailyFeatures, error) {
+	last := map[string]schemas.DailyFeatures{}
+	var decodeErr error
+	err := kafka.Scan(ctx, kc, topic, func(r *kgo.Record) {
+		var d schemas.DailyFeatures
+		if err := schemas.Decode(r.Value, &d); err != nil {
+			decodeErr = cmp.Or(decodeErr, fmt.Errorf("demo: %s offset %d: %w", topic, r.Offset, err))
+			return
+		}
+		if d.End.After(last[d.Region].End) {
+			last[d.Region] = d
+		}
+	})
+	if err := cmp.Or(err, decodeErr); err != nil {
+		return nil, err
+	}
+	out := make([]schemas.DailyFeatures, 0, len(last))
+	for _, r := range sortedKeys(last) {
+		out = append(out, last[r])
+	}
+	return out, nil
+}
+
 // countRecords counts the records a read_committed consumer sees on topic.
 func countRecords(ctx context.Context, kc kafka.Config, topic string) (int64, error) {
 	var n int64
@@ -379,6 +412,19 @@ func printSummary(w io.Writer, r *demoResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t\n", a.Region, from, a.ModelID, a.Role, a.N, a.MAE(), a.RMAE())
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\nthe last delivery day of each region (its daily window: features.daily topic, features_daily table; local times)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tday\thours\tmean\tcheapest\t\tdearest\t\tpeak - off-peak\tunit\t")
+	for _, d := range r.lastDays {
+		at := func(t time.Time) string { return localClock(d.Region, t) }
+		premium := "-"
+		if d.PeakMean != nil && d.OffPeakMean != nil {
+			premium = fmt.Sprintf("%.3f", *d.PeakMean-*d.OffPeakMean)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.3f\t%s\t%.3f\t%s\t%.3f\t%s\t%s\t\n", d.Region, d.LocalDate, d.PriceHours, d.Hours,
+			d.PriceMean, at(d.MinHour), d.PriceMin, at(d.MaxHour), d.PriceMax, premium, d.Unit)
+	}
+	tw.Flush()
 	fmt.Fprintf(w, "\nrMAE is MAE over the weekly naive forecast's MAE (the price 168 h earlier) on the same hours: below 1 beats it.\n")
 	fmt.Fprintf(w, "Broker %s (embedded unless --brokers was set); topics prefixed %q.\n", strings.Join(r.brokers, ","), r.topics.Prefix)
 }
@@ -405,4 +451,15 @@ func publishRegistered(ctx context.Context, kc kafka.Config, topics schemas.Topi
 		recs = append(recs, r)
 	}
 	return cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+// localClock is t as HH:MM in region's market time zone (features'
+// default regions), or in UTC with a Z for a region it does not know.
+func localClock(region string, t time.Time) string {
+	if r, ok := features.DefaultRegions()[region]; ok {
+		if loc, err := time.LoadLocation(r.Zone); err == nil {
+			return t.In(loc).Format("15:04")
+		}
+	}
+	return t.UTC().Format("15:04Z")
 }

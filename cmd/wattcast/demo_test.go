@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -109,6 +110,32 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		g, ok := got[k]
 		if !ok || *g.Price != *w.Price || g.PriceCount != w.PriceCount || g.IssueTime != w.IssueTime {
 			t.Fatalf("lake feature row %s = %+v, want %+v", k, g, w)
+		}
+	}
+
+	// Daily windows: the lake holds each due window once, and the summary's
+	// last day per region is the engine's.
+	lastDay := map[string]schemas.DailyFeatures{}
+	nDays := 0
+	for _, d := range batch.Daily {
+		p := int32(part.Partition(&kgo.Record{Key: []byte(d.Region)}, 3))
+		// Sent with the final row of the day's last hour.
+		if d.End.Add(time.Hour).Before(clock[p]) {
+			nDays++
+			if d.End.After(lastDay[d.Region].End) {
+				lastDay[d.Region] = d
+			}
+		}
+	}
+	if got := res.lake[lake.TableFeaturesDaily].Rows; got != nDays || nDays < 100 {
+		t.Errorf("lake table features_daily has %d rows, the input implies %d daily windows", got, nDays)
+	}
+	if len(res.lastDays) != 2 {
+		t.Fatalf("summary's last days %+v, want one per region", res.lastDays)
+	}
+	for _, d := range res.lastDays {
+		if !reflect.DeepEqual(d, lastDay[d.Region]) {
+			t.Errorf("summary's last day of %s = %+v, the engine's %+v", d.Region, d, lastDay[d.Region])
 		}
 	}
 
