@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/streams/kafka"
@@ -741,6 +742,20 @@ func (r *Runner) positions(ctx context.Context, adm *kadm.Client, owned map[int3
 		err = committed.Error()
 	}
 	if err != nil {
+		if errors.Is(err, kerr.UnstableOffsetCommit) {
+			// Name the partitions: an offset commit that stays pending
+			// past the transaction timeout is the broker's, and
+			// docs/operations.md says how to diagnose it.
+			var pending []string
+			committed.Each(func(o kadm.OffsetResponse) {
+				if errors.Is(o.Err, kerr.UnstableOffsetCommit) {
+					pending = append(pending, fmt.Sprintf("%s[%d]", o.Topic, o.Partition))
+				}
+			})
+			slices.Sort(pending)
+			return nil, nil, fmt.Errorf("runner: committed offsets of group %s: a transactional offset commit of %v has not ended yet (normal for up to the transaction timeout, %s; longer, see docs/operations.md, \"a pending offset commit the broker never resolves\"): %w",
+				r.cfg.Group, pending, r.cfg.TransactionTimeout, err)
+		}
 		return nil, nil, fmt.Errorf("runner: committed offsets of group %s: %w", r.cfg.Group, err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, r.cfg.Inputs...)
