@@ -313,15 +313,12 @@ func (t *task) process(recs []*kgo.Record, lag runner.Lag, emit func(*kgo.Record
 }
 
 // emitDaily sends the daily windows the rows just emitted closed, to the
-// daily features topic (none when the topic set names none). There is one
-// per region and day, against 24 hourly rows: encoding/json is fast enough.
+// daily features topic. There is one per region and day, against 24 hourly
+// rows: encoding/json is fast enough.
 func (t *task) emitDaily(emit func(*kgo.Record)) error {
 	t.daily = t.e.DailyAppend(t.daily[:0])
 	defer clear(t.daily)
 	topic := t.cfg.Topics.FeaturesDaily
-	if topic == "" {
-		return nil
-	}
 	for i := range t.daily {
 		d := &t.daily[i]
 		v, err := schemas.Encode(d)

@@ -257,10 +257,11 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	pr.done("forecasts %d rows in %d files", res.lake["forecasts"].Rows, res.lake["forecasts"].Files)
 
-	if res.records, err = topicCounts(ctx, kc, topics); err != nil {
+	var days lastDays
+	if res.records, err = topicCounts(ctx, kc, topics, map[string]func(*kgo.Record){topics.FeaturesDaily: days.add}); err != nil {
 		return nil, err
 	}
-	if res.lastDays, err = lastDailyWindows(ctx, kc, topics.FeaturesDaily); err != nil {
+	if res.lastDays, err = days.windows(); err != nil {
 		return nil, err
 	}
 	res.elapsed = time.Since(start)
@@ -329,44 +330,56 @@ func lakeLine(st map[string]lake.TableStats) string {
 
 // topicCounts counts the records on every public topic (end minus start
 // offset, less the transaction markers of transactional topics, counted by
-// reading them).
-func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet) (map[string]int64, error) {
-	names := make([]string, 0)
-	for _, s := range t.Specs(0, 0) {
-		names = append(names, s.Name)
-	}
+// reading them), handing the records of the topics in visit to their
+// function on the way.
+func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet, visit map[string]func(*kgo.Record)) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, n := range names {
-		c, err := countRecords(ctx, kc, n)
+	for _, s := range t.Specs(0, 0) {
+		var n int64
+		fn := visit[s.Name]
+		err := kafka.Scan(ctx, kc, s.Name, func(r *kgo.Record) {
+			n++
+			if fn != nil {
+				fn(r)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		out[n] = c
+		out[s.Name] = n
 	}
 	return out, nil
 }
 
-// lastDailyWindows reads the daily features topic and returns each
-// region's latest window, by region.
-func lastDailyWindows(ctx context.Context, kc kafka.Config, topic string) ([]schemas.DailyFeatures, error) {
-	last := map[string]schemas.DailyFeatures{}
-	var decodeErr error
-	err := kafka.Scan(ctx, kc, topic, func(r *kgo.Record) {
-		var d schemas.DailyFeatures
-		if err := schemas.Decode(r.Value, &d); err != nil {
-			decodeErr = cmp.Or(decodeErr, fmt.Errorf("demo: %s offset %d: %w", topic, r.Offset, err))
-			return
-		}
-		if d.End.After(last[d.Region].End) {
-			last[d.Region] = d
-		}
-	})
-	if err := cmp.Or(err, decodeErr); err != nil {
-		return nil, err
+// lastDays keeps each region's latest daily window of the records of the
+// daily features topic it is shown.
+type lastDays struct {
+	byRegion map[string]schemas.DailyFeatures
+	err      error // the first record that did not decode
+}
+
+func (l *lastDays) add(r *kgo.Record) {
+	var d schemas.DailyFeatures
+	if err := schemas.Decode(r.Value, &d); err != nil {
+		l.err = cmp.Or(l.err, fmt.Errorf("demo: %s offset %d: %w", r.Topic, r.Offset, err))
+		return
 	}
-	out := make([]schemas.DailyFeatures, 0, len(last))
-	for _, r := range sortedKeys(last) {
-		out = append(out, last[r])
+	if l.byRegion == nil {
+		l.byRegion = map[string]schemas.DailyFeatures{}
+	}
+	if d.End.After(l.byRegion[d.Region].End) {
+		l.byRegion[d.Region] = d
+	}
+}
+
+// windows returns the latest window of each region, by region.
+func (l *lastDays) windows() ([]schemas.DailyFeatures, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	out := make([]schemas.DailyFeatures, 0, len(l.byRegion))
+	for _, r := range sortedKeys(l.byRegion) {
+		out = append(out, l.byRegion[r])
 	}
 	return out, nil
 }
@@ -415,8 +428,9 @@ func printSummary(w io.Writer, r *demoResult) {
 	fmt.Fprintf(w, "\nthe last delivery day of each region (its daily window: features.daily topic, features_daily table; local times)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "region\tday\thours\tmean\tcheapest\t\tdearest\t\tpeak - off-peak\tunit\t")
+	regions := features.DefaultRegions()
 	for _, d := range r.lastDays {
-		at := func(t time.Time) string { return localClock(d.Region, t) }
+		at := func(t time.Time) string { return localClock(regions[d.Region].Zone, t) }
 		premium := "-"
 		if d.PeakMean != nil && d.OffPeakMean != nil {
 			premium = fmt.Sprintf("%.3f", *d.PeakMean-*d.OffPeakMean)
@@ -453,13 +467,11 @@ func publishRegistered(ctx context.Context, kc kafka.Config, topics schemas.Topi
 	return cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
-// localClock is t as HH:MM in region's market time zone (features'
-// default regions), or in UTC with a Z for a region it does not know.
-func localClock(region string, t time.Time) string {
-	if r, ok := features.DefaultRegions()[region]; ok {
-		if loc, err := time.LoadLocation(r.Zone); err == nil {
-			return t.In(loc).Format("15:04")
-		}
+// localClock is t as HH:MM in zone (a market's, from features'
+// default regions), or in UTC with a Z when zone is unknown.
+func localClock(zone string, t time.Time) string {
+	if loc, err := time.LoadLocation(zone); zone != "" && err == nil {
+		return t.In(loc).Format("15:04")
 	}
 	return t.UTC().Format("15:04Z")
 }

@@ -162,15 +162,7 @@ func TestChangelogDayRecordIsCompact(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "2023-10-10T00:00:00Z", 20)
 	e, _ := NewEngine(Config{})
-	for i := range f.prices {
-		_ = e.AddPrice(&f.prices[i])
-	}
-	for i := range f.obs {
-		_ = e.AddObservation(&f.obs[i])
-	}
-	for i := range f.fcs {
-		_ = e.AddForecast(&f.fcs[i])
-	}
+	f.feed(t, e)
 	kvs, err := e.Changes()
 	if err != nil {
 		t.Fatal(err)

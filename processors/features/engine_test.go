@@ -71,6 +71,26 @@ func newFixture(t *testing.T, from string, days int) fixture {
 	return f
 }
 
+// feed adds every input of the fixture to e, in the fixture's order.
+func (f fixture) feed(t *testing.T, e *Engine) {
+	t.Helper()
+	for i := range f.prices {
+		if err := e.AddPrice(&f.prices[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range f.obs {
+		if err := e.AddObservation(&f.obs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range f.fcs {
+		if err := e.AddForecast(&f.fcs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func (f fixture) batch(t *testing.T) BatchResult {
 	t.Helper()
 	res, err := Batch(Config{}, f.prices, f.obs, f.fcs)

@@ -51,15 +51,7 @@ func TestAdvanceAppendAppendsAdvancesRows(t *testing.T) {
 	a, _ := NewEngine(Config{})
 	b, _ := NewEngine(Config{})
 	for _, e := range []*Engine{a, b} {
-		for i := range f.prices {
-			_ = e.AddPrice(&f.prices[i])
-		}
-		for i := range f.obs {
-			_ = e.AddObservation(&f.obs[i])
-		}
-		for i := range f.fcs {
-			_ = e.AddForecast(&f.fcs[i])
-		}
+		f.feed(t, e)
 	}
 	prefix := []schemas.FeatureRow{{Region: "keep"}, {Region: "me"}}
 	var want, got []schemas.FeatureRow
