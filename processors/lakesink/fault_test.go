@@ -3,9 +3,11 @@ package lakesink_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,6 +258,103 @@ func TestSinkRebalanceBetweenTwoMembers(t *testing.T) {
 	e.checkLake(ctx, e.lake)
 	t.Logf("A stored %d batches (%d rewinds), B %d (adopted %d journals)",
 		a.Stats().Batches, a.Stats().Rewinds, b.Stats().Batches, b.Stats().JournalAdopted)
+}
+
+// A member stopping at the end offsets can be handed partitions that
+// another member stored and committed after this one took its snapshot:
+// nothing is left to fetch in them, so only the group's committed offsets
+// show they are done. Member A (live) is held in its first store until B
+// has taken its snapshot; A then commits, and the rebalance B's join asked
+// for hands B some of those finished partitions. B must stop, not wait
+// for records that will never come.
+func TestSinkStopAtEndAcceptsPartitionsAnotherMemberFinished(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.produce(t2024, 1, "FI", "SE3")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var held atomic.Bool
+	release := make(chan struct{})
+	gate := &faultStore{inner: e.lake, onWrite: func(int, string) (bool, error) {
+		held.Store(true)
+		select {
+		case <-release:
+			return true, nil
+		case <-ctx.Done():
+			return false, errUnavailable
+		}
+	}}
+	cfgA := e.config(gate)
+	cfgA.StopAtEnd = false
+	cfgA.MaxRows = 10_000
+	cfgA.IdleFlush = 100 * time.Millisecond
+	a, err := lakesink.New(cfgA)
+	e.must(err)
+	aCtx, stopA := context.WithCancel(ctx)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Run(aCtx) }()
+	t.Cleanup(func() {
+		stopA()
+		<-aDone
+	})
+	waitFor(t, 20*time.Second, "A to store its first batches", held.Load)
+
+	snapshot := make(chan struct{})
+	cfgB := e.config(e.lake)
+	cfgB.Logger = slog.New(onMessage{Handler: cfgB.Logger.Handler(), msg: "lake sink will stop at the current end offsets", ch: snapshot, once: new(sync.Once)})
+	b, err := lakesink.New(cfgB)
+	e.must(err)
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Run(ctx) }()
+	select {
+	case <-snapshot:
+	case <-ctx.Done():
+		t.Fatal("B never took its snapshot")
+	}
+	close(release)
+
+	if err := <-bDone; err != nil {
+		t.Fatalf("member B: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("B did not stop: it waited for partitions A had finished; B %+v, A %+v", b.Stats(), a.Stats())
+	}
+	waitFor(t, 20*time.Second, "every table stored", func() bool { return e.allStored(ctx) })
+	stopA()
+	if err := <-aDone; err != nil {
+		t.Fatalf("member A: %v", err)
+	}
+	aDone <- nil // for the cleanup
+	e.checkLake(ctx, e.lake)
+}
+
+// onMessage is a slog.Handler that closes ch when a record with message
+// msg passes through it.
+type onMessage struct {
+	slog.Handler
+	msg  string
+	ch   chan struct{}
+	once *sync.Once
+}
+
+func (h onMessage) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h onMessage) WithAttrs(as []slog.Attr) slog.Handler {
+	h.Handler = h.Handler.WithAttrs(as)
+	return h
+}
+
+func (h onMessage) WithGroup(name string) slog.Handler {
+	h.Handler = h.Handler.WithGroup(name)
+	return h
 }
 
 // A zombie (an old owner that has not noticed it lost a partition) journals

@@ -741,10 +741,15 @@ func (r *run) snapshotEnds(ctx context.Context, topics []string) error {
 // refreshCommitted reads the group's committed offsets, for partitions
 // other members (or earlier runs) committed.
 func (r *run) refreshCommitted(ctx context.Context) error {
+	// The time of the request, not of the answer: a commit that races
+	// with it may be missed, and a partition assigned after it is read
+	// again (see finished).
+	asked := time.Now()
 	adm := kadm.NewClient(r.cl)
 	resp, err := adm.FetchOffsets(ctx, r.s.cfg.Group)
 	if err != nil {
 		if errors.Is(err, kerr.GroupIDNotFound) {
+			r.lastPeek = asked
 			return nil
 		}
 		return fmt.Errorf("lakesink: fetch committed offsets of group %s: %w", r.s.cfg.Group, err)
@@ -757,7 +762,7 @@ func (r *run) refreshCommitted(ctx context.Context) error {
 			}
 		}
 	})
-	r.lastPeek = time.Now()
+	r.lastPeek = asked
 	return nil
 }
 
@@ -765,13 +770,31 @@ func (r *run) refreshCommitted(ctx context.Context) error {
 func (r *run) done(ctx context.Context) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var needPeek bool
+	finished, peek := r.finished()
+	if finished || !peek || time.Since(r.lastPeek) < time.Second {
+		return finished, nil
+	}
+	if err := r.refreshCommitted(ctx); err != nil {
+		return false, err
+	}
+	finished, _ = r.finished()
+	return finished, nil
+}
+
+// finished reports whether every StopAtEnd target is stored and committed
+// as far as this member knows and, when it is not, whether reading the
+// group's committed offsets could show that it is. It could for partitions
+// other members own, and for partitions assigned since the last read: their
+// previous owner may have committed them up to the end just before handing
+// them over, and then no record is left to fetch that would show it.
+func (r *run) finished() (done, peek bool) {
 	for k, end := range r.ends {
 		if r.committed[k] >= end {
 			continue
 		}
-		if _, mine := r.owned[k]; !mine {
-			needPeek = true
+		assignedAt, mine := r.owned[k]
+		if !mine || r.lastPeek.Before(assignedAt) {
+			peek = true
 			continue
 		}
 		st := r.parts[k]
@@ -783,22 +806,9 @@ func (r *run) done(ctx context.Context) (bool, error) {
 		if st != nil && st.ended && st.open == nil && len(st.closed) == 0 && !pending {
 			continue
 		}
-		return false, nil
+		return false, false
 	}
-	if needPeek {
-		if time.Since(r.lastPeek) < time.Second {
-			return false, nil
-		}
-		if err := r.refreshCommitted(ctx); err != nil {
-			return false, err
-		}
-		for k, end := range r.ends {
-			if _, mine := r.owned[k]; !mine && r.committed[k] < end {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
+	return !peek, peek
 }
 
 // progress logs the counters every 10 seconds.
