@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/lake"
@@ -401,14 +403,39 @@ func openSinkBatch(ctx context.Context, st *streamTest, store *lake.Bucket) (tp,
 // the scripts' graceful stop (data kept), keeps it down for a few seconds,
 // starts it again, and checks that `wattcast process` kept running through
 // it, resumed by itself, and that every row is still there exactly once.
+//
+// Apache Kafka 4.3.1 has, once in about forty stops here, come back with a
+// transactional offset commit of the processor's group that never ends
+// (docs/operations.md, "a pending offset commit the broker never
+// resolves"). The processor then cannot learn where to resume. When the
+// test sees exactly that (the processor reporting the pending commit for
+// over a minute while the broker says the processor's transaction is not
+// ongoing), it says so and runs the scenario once more on fresh topics; a
+// second occurrence, or any other failure, fails the test.
 func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	s := servers(t)
 	script := s.brokerScript(t)
-	st := newStreamTest(t, s, "broker")
+	for attempt := 1; ; attempt++ {
+		bug := brokerRestartScenario(t, s, script, fmt.Sprintf("broker%d", attempt))
+		if bug == "" {
+			return
+		}
+		if attempt == 2 {
+			t.Fatalf("the broker left a transactional offset commit pending again: %s", bug)
+		}
+		t.Logf("KNOWN BROKER ISSUE, retrying on fresh topics: %s", bug)
+	}
+}
+
+// brokerRestartScenario runs one stop and start of the broker under a
+// running processor. It returns a description when the broker hit its
+// pending offset commit issue; any other failure fails t.
+func brokerRestartScenario(t *testing.T, s *suiteEnv, script func(context.Context, string) string, word string) (brokerBug string) {
+	st := newStreamTest(t, s, word)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	st.pub.start(t, s)
-	c := st.process(t, "process", "broker")
+	c := st.process(t, "process-"+word, word)
 	if err := st.waitFlowing(ctx, c, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +451,22 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	if !c.running() {
 		t.Fatalf("wattcast process exited while the broker was down: %v\n%s", c.exitErr(), c.tail(15))
 	}
-	if err := st.waitFlowing(ctx, c, up); err != nil {
+	wctx, stopWaiting := context.WithCancelCause(ctx)
+	go func() {
+		if bug := st.watchPendingCommit(wctx, c, up, word); bug != "" {
+			stopWaiting(errors.New(bug))
+		}
+	}()
+	err := st.waitFlowing(wctx, c, up)
+	if bug := context.Cause(wctx); err != nil && bug != nil && !errors.Is(bug, context.Canceled) && ctx.Err() == nil {
+		st.pub.stopStream()
+		if err := c.stop(time.Minute); err != nil {
+			t.Logf("stopping the stuck processor: %v", err)
+		}
+		return bug.Error()
+	}
+	stopWaiting(nil)
+	if err != nil {
 		t.Fatalf("wattcast process did not resume after the broker restart: %v", err)
 	}
 	resumed := time.Now()
@@ -457,6 +499,53 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 			t.Errorf("processing resumed %.1f s after the broker was back: %s", d.Seconds(), cause)
 		}
 	})
+	return ""
+}
+
+// watchPendingCommit returns, until ctx ends, a description of the broker's
+// pending offset commit issue once c has reported a pending transactional
+// offset commit for over a minute (three transaction timeouts) after since,
+// and the broker says c's transaction is not ongoing: the commit is then
+// left over, not in flight.
+func (st *streamTest) watchPendingCommit(ctx context.Context, c *child, since time.Time, instance string) string {
+	txnID := st.processorGroup() + "-" + instance
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(time.Second):
+		}
+		pending := c.find(func(l logLine) bool {
+			err, _ := l.Attrs["err"].(string)
+			return l.Seen.After(since) && strings.Contains(err, "has not ended yet")
+		})
+		if len(pending) == 0 || pending[len(pending)-1].Time.Sub(pending[0].Time) < time.Minute {
+			continue
+		}
+		txns, err := st.adm.DescribeTransactions(ctx, txnID)
+		if err != nil {
+			continue
+		}
+		d, ok := txns[txnID]
+		if !ok || d.Err != nil || d.State == "Ongoing" {
+			continue
+		}
+		// For the report: the open transactions the offsets topic holds
+		// (the broker's own view of what is pending there).
+		var open []string
+		if ps, err := st.adm.DescribeProducers(ctx, kadm.TopicsSet{"__consumer_offsets": nil}); err == nil {
+			ps.EachPartition(func(p kadm.DescribedProducersPartition) {
+				for _, pr := range p.ActiveProducers {
+					if pr.CurrentTxnStartOffset >= 0 {
+						open = append(open, fmt.Sprintf("producer %d epoch %d from offset %d of __consumer_offsets[%d]",
+							pr.ProducerID, pr.ProducerEpoch, pr.CurrentTxnStartOffset, p.Partition))
+					}
+				}
+			})
+		}
+		return fmt.Sprintf("for %.0f s the processor reported %v, while transaction %s (producer %d) is %s; open transactions in the offsets topic: %v",
+			pending[len(pending)-1].Time.Sub(pending[0].Time).Seconds(), pending[len(pending)-1].Attrs["err"], txnID, d.ProducerID, d.State, open)
+	}
 }
 
 // brokerScript returns a runner of scripts/kafka/kafka-local.sh commands,
