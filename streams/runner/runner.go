@@ -243,6 +243,10 @@ type Runner struct {
 	// assigned is the set of owned partitions whose positions
 	// applyAssignment last looked up.
 	assigned map[int32]bool
+	// others holds, with StopAtEnd, the group's committed offsets of the
+	// partitions other members own, read at othersAt.
+	others   map[tp]int64
+	othersAt time.Time
 }
 
 type tp struct {
@@ -361,10 +365,45 @@ func (r *Runner) snapshotEnds(ctx context.Context) error {
 	return nil
 }
 
-// atEnd reports whether every input partition is consumed to stopAt.
-func (r *Runner) atEnd() bool {
+// atEnd reports whether every input partition is consumed to stopAt: by
+// this member for the partitions it owns, and, as the group's committed
+// offsets show, by the others for the rest. Without the second part, two
+// instances run with StopAtEnd would each wait for ever for the other's
+// partitions. The committed offsets are read at most once a second.
+func (r *Runner) atEnd(ctx context.Context, adm *kadm.Client) bool {
+	othersLeft := false
 	for k, end := range r.stopAt {
-		if end > 0 && r.pos[k] < end {
+		switch {
+		case end <= 0:
+		case r.assigned[k.p]:
+			if r.pos[k] < end {
+				return false
+			}
+		case r.others[k] < end:
+			othersLeft = true
+		}
+	}
+	if !othersLeft {
+		return true
+	}
+	if time.Since(r.othersAt) < time.Second {
+		return false
+	}
+	r.othersAt = time.Now()
+	// RequireStable: an offset another member's open transaction commits
+	// is not done until that transaction is.
+	committed, err := adm.FetchOffsets(kadm.RequireStable(ctx), r.cfg.Group)
+	if err != nil {
+		return false
+	}
+	r.others = map[tp]int64{}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil {
+			r.others[tp{o.Topic, o.Partition}] = o.At
+		}
+	})
+	for k, end := range r.stopAt {
+		if end > 0 && !r.assigned[k.p] && r.others[k] < end {
 			return false
 		}
 	}
@@ -436,7 +475,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 	adm := kadm.NewClient(sess.Client())
 
 	for {
-		if r.cfg.StopAtEnd && len(r.pos) > 0 && r.atEnd() {
+		if r.cfg.StopAtEnd && r.assigned != nil && r.atEnd(ctx, adm) {
 			return true, nil
 		}
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})

@@ -142,3 +142,90 @@ func TestConcurrentTasksKeepOrderAndStateAcrossRestarts(t *testing.T) {
 		})
 	}
 }
+
+// Two instances in one group, both told to stop at the end: each owns some
+// partitions, and neither may wait for ever for the partitions the other
+// owns. Both return once every partition is committed up to the end, and
+// every input gives exactly one output.
+func TestTwoInstancesStopAtEndTogether(t *testing.T) {
+	t.Parallel()
+	kc := brokertest.Start(t)
+	cl := brokertest.Client(t, kc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const in, out, changelog, dlq = "r2.in", "r2.out", "r2.changelog", "r2.dlq"
+	var specs []schemas.TopicSpec
+	for _, n := range []string{in, out, changelog, dlq} {
+		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 4, Retention: -1, Compacted: n == changelog})
+	}
+	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
+		t.Fatal(err)
+	}
+	const keys, perKey = 16, 30
+	var recs []*kgo.Record
+	for i := range perKey {
+		for k := range keys {
+			recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "r0.%d", i)})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var busy, peak atomic.Int32
+	done := make(chan error, 2)
+	var stats [2]func() Stats
+	for i := range 2 {
+		r, err := New(Config{Kafka: kc, Group: "g2", Inputs: []string{in}, Changelog: changelog, DeadLetters: dlq,
+			Stage: "test", MaxPollRecords: 10, StopAtEnd: true, TransactionalID: fmt.Sprintf("g2-%d", i),
+			NewTask: func(int32) (Task, error) {
+				// Slow enough that both members join before the inputs are consumed.
+				return &slowCounter{counter{out: out, counts: map[string]int{}, dirty: map[string]bool{}, busy: &busy, peak: &peak}}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats[i] = r.Stats
+		go func() { done <- r.Run(ctx) }()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the instances did not both stop: %+v, %+v", stats[0](), stats[1]())
+	}
+	for i, st := range stats {
+		if st().RecordsIn[in] == 0 {
+			t.Fatalf("instance %d processed nothing (%+v): the test does not exercise two owners", i, st())
+		}
+	}
+	rc, err := kc.NewClient(kgo.ConsumeTopics(out), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	seen := map[string]bool{}
+	for len(seen) < keys*perKey {
+		fs := rc.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d outputs", len(seen), keys*perKey)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			v := string(r.Value)
+			if seen[v] {
+				t.Fatalf("output %q twice", v)
+			}
+			seen[v] = true
+		})
+	}
+}
+
+// slowCounter is a counter that takes a while per batch.
+type slowCounter struct{ counter }
+
+func (c *slowCounter) Process(ctx context.Context, recs []*kgo.Record, lag Lag, out *Output) error {
+	time.Sleep(20 * time.Millisecond)
+	return c.counter.Process(ctx, recs, lag, out)
+}
