@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wattcast/wattcast/lake"
+	"github.com/wattcast/wattcast/streams/kafka"
 )
 
 // storeConcurrency bounds parallel store requests. Files are small, so
@@ -171,6 +172,10 @@ func (s *Sink) Run(ctx context.Context) error {
 			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			case errors.Is(err, kgo.ErrClientClosed):
 				fatal = err
+			case kafka.Refusal(err) != "":
+				if fatal == nil {
+					fatal = fmt.Errorf("group %s: %w (%s)", s.cfg.Group, err, kafka.Refusal(err))
+				}
 			default:
 				s.log.Warn("lake sink fetch error; the client retries", "topic", t, "partition", p, "err", err)
 			}

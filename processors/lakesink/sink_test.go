@@ -3,6 +3,7 @@ package lakesink_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/lakesink"
@@ -177,5 +179,26 @@ func TestSinkOnS3(t *testing.T) {
 	e.must(err)
 	if int64(len(journals)) != st.Batches || st.Files == 0 {
 		t.Fatalf("%d journals, %d batches, %d files", len(journals), st.Batches, st.Files)
+	}
+}
+
+// A configuration the broker refuses for good stops the sink with the
+// broker's error and what to change, instead of a warning repeated for ever.
+func TestSinkFailsOnAConfigurationTheBrokerRefuses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config(e.lake)
+	cfg.StopAtEnd = false
+	cfg.SessionTimeout = time.Second // below the broker's group.min.session.timeout.ms
+	s, err := lakesink.New(cfg)
+	e.must(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = s.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the sink kept retrying a session timeout the broker refuses")
+	}
+	if !errors.Is(err, kerr.InvalidSessionTimeout) || !strings.Contains(err.Error(), "group.min.session.timeout.ms") {
+		t.Fatalf("Run: %v, want INVALID_SESSION_TIMEOUT with what to change", err)
 	}
 }

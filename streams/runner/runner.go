@@ -333,8 +333,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
 		done, err := r.session(ctx)
-		if done || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
+		}
+		if done {
+			return err // nil once the inputs are consumed; else a configuration the brokers refuse
 		}
 		r.log.Warn("session failed; starting a new one from the committed state", "err", err, "backoff", backoff)
 		select {
@@ -494,12 +497,18 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		if fetches.IsClientClosed() {
 			return false, errors.New("runner: client closed")
 		}
-		var fetchErr error
+		var fetchErr, fatal error
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				fetchErr = fmt.Errorf("runner: fetch %s[%d]: %w", t, p, err)
+				if hint := kafka.Refusal(err); hint != "" && fatal == nil {
+					fatal = fmt.Errorf("runner: group %s, inputs %v: %w (%s)", r.cfg.Group, r.cfg.Inputs, err, hint)
+				}
 			}
 		})
+		if fatal != nil {
+			return true, fatal
+		}
 		if fetchErr != nil {
 			r.log.Warn("fetch error", "err", fetchErr)
 		}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -228,4 +230,37 @@ type slowCounter struct{ counter }
 func (c *slowCounter) Process(ctx context.Context, recs []*kgo.Record, lag Lag, out *Output) error {
 	time.Sleep(20 * time.Millisecond)
 	return c.counter.Process(ctx, recs, lag, out)
+}
+
+// A configuration the broker refuses for good fails Run with the broker's
+// error and what to change, instead of a warning repeated for ever.
+func TestRunFailsOnAConfigurationTheBrokerRefuses(t *testing.T) {
+	t.Parallel()
+	kc := brokertest.Start(t)
+	cl := brokertest.Client(t, kc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const in, changelog, dlq = "r3.in", "r3.changelog", "r3.dlq"
+	var specs []schemas.TopicSpec
+	for _, n := range []string{in, changelog, dlq} {
+		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 1, Retention: -1, Compacted: n == changelog})
+	}
+	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Kafka: kc, Group: "g3", Inputs: []string{in}, Changelog: changelog, DeadLetters: dlq, Stage: "test",
+		SessionTimeout: time.Second, // below the broker's group.min.session.timeout.ms
+		NewTask: func(int32) (Task, error) {
+			return &counter{out: in, counts: map[string]int{}, dirty: map[string]bool{}, busy: new(atomic.Int32), peak: new(atomic.Int32)}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Run kept retrying a session timeout the broker refuses")
+	}
+	if !errors.Is(err, kerr.InvalidSessionTimeout) || !strings.Contains(err.Error(), "group.min.session.timeout.ms") {
+		t.Fatalf("Run: %v, want INVALID_SESSION_TIMEOUT with what to change", err)
+	}
 }
