@@ -75,22 +75,10 @@ func TestConcurrentTasksKeepOrderAndStateAcrossRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const in, out, changelog, dlq = "r.in", "r.out", "r.changelog", "r.dlq"
-	var specs []schemas.TopicSpec
-	for _, n := range []string{in, out, changelog, dlq} {
-		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 6, Retention: -1, Compacted: n == changelog})
-	}
-	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 6, changelog, in, out, changelog, dlq)
 	const keys, perKey = 12, 40
 	produce := func(round int) {
-		var recs []*kgo.Record
-		for i := range perKey {
-			for k := range keys {
-				recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "r%d.%d", round, i)})
-			}
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx, keyedRecords(in, round, keys, perKey)...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,21 +144,9 @@ func TestTwoInstancesStopAtEndTogether(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const in, out, changelog, dlq = "r2.in", "r2.out", "r2.changelog", "r2.dlq"
-	var specs []schemas.TopicSpec
-	for _, n := range []string{in, out, changelog, dlq} {
-		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 4, Retention: -1, Compacted: n == changelog})
-	}
-	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 4, changelog, in, out, changelog, dlq)
 	const keys, perKey = 16, 30
-	var recs []*kgo.Record
-	for i := range perKey {
-		for k := range keys {
-			recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "r0.%d", i)})
-		}
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, keyedRecords(in, 0, keys, perKey)...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	var busy, peak atomic.Int32
@@ -241,13 +217,7 @@ func TestRunFailsOnAConfigurationTheBrokerRefuses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const in, changelog, dlq = "r3.in", "r3.changelog", "r3.dlq"
-	var specs []schemas.TopicSpec
-	for _, n := range []string{in, changelog, dlq} {
-		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: 1, Retention: -1, Compacted: n == changelog})
-	}
-	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 1, changelog, in, changelog, dlq)
 	r, err := New(Config{Kafka: kc, Group: "g3", Inputs: []string{in}, Changelog: changelog, DeadLetters: dlq, Stage: "test",
 		SessionTimeout: time.Second, // below the broker's group.min.session.timeout.ms
 		NewTask: func(int32) (Task, error) {
@@ -263,4 +233,29 @@ func TestRunFailsOnAConfigurationTheBrokerRefuses(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidSessionTimeout) || !strings.Contains(err.Error(), "group.min.session.timeout.ms") {
 		t.Fatalf("Run: %v, want INVALID_SESSION_TIMEOUT with what to change", err)
 	}
+}
+
+// createTopics creates the named topics with partitions each; changelog is
+// compacted.
+func createTopics(t *testing.T, ctx context.Context, cl *kgo.Client, partitions int32, changelog string, names ...string) {
+	t.Helper()
+	var specs []schemas.TopicSpec
+	for _, n := range names {
+		specs = append(specs, schemas.TopicSpec{Name: n, Partitions: partitions, Retention: -1, Compacted: n == changelog})
+	}
+	if err := kafka.EnsureTopics(ctx, cl, specs, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keyedRecords returns perKey records for each of keys keys, round-robin
+// over the keys, valued "r<round>.<i>".
+func keyedRecords(topic string, round, keys, perKey int) []*kgo.Record {
+	var recs []*kgo.Record
+	for i := range perKey {
+		for k := range keys {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "r%d.%d", round, i)})
+		}
+	}
+	return recs
 }
