@@ -26,7 +26,7 @@ func runWithArgs(t *testing.T, c *command, args ...string) (string, error) {
 	fs := flag.NewFlagSet("wattcast "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g := &globals{}
-	g.register(fs)
+	g.registerFor(fs, sharedAll)
 	fn := c.setup(fs, g)
 	if err := parseFlags(fs, args, func(string) string { return "" }); err != nil {
 		t.Fatal(err)

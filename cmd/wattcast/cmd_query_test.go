@@ -15,7 +15,7 @@ func TestQueryCommandFlags(t *testing.T) {
 	fs := flag.NewFlagSet("wattcast query", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g := &globals{}
-	g.register(fs)
+	g.registerFor(fs, sharedAll)
 	runFn := c.setup(fs, g)
 	env := map[string]string{
 		"WATTCAST_ATHENA_WORKGROUP": "wattcast-prod",

@@ -18,7 +18,7 @@ func runSchema(t *testing.T, args ...string) (string, error) {
 	c := schemaCommandTo(&out)
 	fs := flag.NewFlagSet("wattcast schema", flag.ContinueOnError)
 	g := &globals{}
-	g.register(fs)
+	g.registerFor(fs, sharedAll)
 	run := c.setup(fs, g)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func scoreSetup(t *testing.T, prefix string) (string, string) {
 func runScoreCmd(ctx context.Context, args []string, out *bytes.Buffer) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	g := &globals{}
-	g.register(fs)
+	g.registerFor(fs, sharedAll)
 	runFn := scoreCommand().setup(fs, g)
 	if err := parseFlags(fs, args, func(string) string { return "" }); err != nil {
 		return err

@@ -39,9 +39,6 @@ const (
 	sharedNone                     // logging flags only
 )
 
-// register registers every shared flag.
-func (g *globals) register(fs *flag.FlagSet) { g.registerFor(fs, sharedAll) }
-
 // registerFor registers the shared flags of uses, and the logging flags.
 func (g *globals) registerFor(fs *flag.FlagSet, uses sharedFlags) {
 	if uses == sharedAll || uses == sharedKafka {
@@ -61,11 +58,7 @@ func (g *globals) registerFor(fs *flag.FlagSet, uses sharedFlags) {
 		// S3, Athena and MSK IAM auth all sign for a region.
 		fs.StringVar(&g.awsRegion, "aws-region", "", "AWS region (default: the SDK's default chain, AWS_REGION)")
 	}
-	g.registerLog(fs)
-}
-
-// registerLog registers the logging flags, which every subcommand takes.
-func (g *globals) registerLog(fs *flag.FlagSet) {
+	// Every subcommand logs.
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 }

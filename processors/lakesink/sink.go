@@ -166,16 +166,15 @@ func (s *Sink) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err := kafka.Refused(fetches); err != nil {
+			return fmt.Errorf("lakesink: consume: group %s: %w", s.cfg.Group, err)
+		}
 		var fatal error
 		fetches.EachError(func(t string, p int32, err error) {
 			switch {
 			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			case errors.Is(err, kgo.ErrClientClosed):
 				fatal = err
-			case kafka.Refusal(err) != "":
-				if fatal == nil {
-					fatal = fmt.Errorf("group %s: %w (%s)", s.cfg.Group, err, kafka.Refusal(err))
-				}
 			default:
 				s.log.Warn("lake sink fetch error; the client retries", "topic", t, "partition", p, "err", err)
 			}

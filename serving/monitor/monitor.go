@@ -110,17 +110,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 		if fs.IsClientClosed() {
 			return errors.New("monitor: client closed")
 		}
-		var fatal error
+		if err := kafka.Refused(fs); err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
 		fs.EachError(func(t string, p int32, err error) {
-			if hint := kafka.Refusal(err); hint != "" {
-				fatal = fmt.Errorf("monitor: read %s: %w (%s)", t, err, hint)
-				return
-			}
 			m.cfg.Logger.Warn("monitor: fetch error", "topic", t, "partition", p, "err", err)
 		})
-		if fatal != nil {
-			return fatal
-		}
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
 				m.handle(r)

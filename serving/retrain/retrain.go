@@ -215,17 +215,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		var fatal error
+		if err := kafka.Refused(fs); err != nil {
+			return fmt.Errorf("retrain: %w", err)
+		}
 		fs.EachError(func(t string, p int32, err error) {
-			if hint := kafka.Refusal(err); hint != "" {
-				fatal = fmt.Errorf("retrain: read %s: %w (%s)", t, err, hint)
-				return
-			}
 			log.Warn("retrain: fetch error", "topic", t, "partition", p, "err", err)
 		})
-		if fatal != nil {
-			return fatal
-		}
 		for _, r := range fs.Records() {
 			var e schemas.ModelEvent
 			if err := schemas.Decode(r.Value, &e); err != nil || e.Type != schemas.EventRetrainRequested {

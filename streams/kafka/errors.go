@@ -2,9 +2,23 @@ package kafka
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// Refused returns the first error of fs that no retry can fix, naming the
+// partition and saying what to do (Refusal), or nil.
+func Refused(fs kgo.Fetches) error {
+	var refused error
+	fs.EachError(func(t string, p int32, err error) {
+		if hint := Refusal(err); hint != "" && refused == nil {
+			refused = fmt.Errorf("read %s[%d]: %w (%s)", t, p, err, hint)
+		}
+	})
+	return refused
+}
 
 // Refusal returns what to do about an error no retry can fix (the broker
 // refuses this configuration or these credentials), or "" for any other.

@@ -374,23 +374,9 @@ func (r *Runner) snapshotEnds(ctx context.Context) error {
 // instances run with StopAtEnd would each wait for ever for the other's
 // partitions. The committed offsets are read at most once a second.
 func (r *Runner) atEnd(ctx context.Context, adm *kadm.Client) bool {
-	othersLeft := false
-	for k, end := range r.stopAt {
-		switch {
-		case end <= 0:
-		case r.assigned[k.p]:
-			if r.pos[k] < end {
-				return false
-			}
-		case r.others[k] < end:
-			othersLeft = true
-		}
-	}
-	if !othersLeft {
-		return true
-	}
-	if time.Since(r.othersAt) < time.Second {
-		return false
+	done, othersLeft := r.consumed()
+	if done || !othersLeft || time.Since(r.othersAt) < time.Second {
+		return done
 	}
 	r.othersAt = time.Now()
 	// RequireStable: an offset another member's open transaction commits
@@ -405,12 +391,26 @@ func (r *Runner) atEnd(ctx context.Context, adm *kadm.Client) bool {
 			r.others[tp{o.Topic, o.Partition}] = o.At
 		}
 	})
+	done, _ = r.consumed()
+	return done
+}
+
+// consumed reports whether every input partition is consumed to stopAt as
+// far as this member knows and, when only partitions of other members are
+// left, says so: reading the group's committed offsets may show them done.
+func (r *Runner) consumed() (done, othersLeft bool) {
 	for k, end := range r.stopAt {
-		if end > 0 && !r.assigned[k.p] && r.others[k] < end {
-			return false
+		switch {
+		case end <= 0:
+		case r.assigned[k.p]:
+			if r.pos[k] < end {
+				return false, false
+			}
+		case r.others[k] < end:
+			othersLeft = true
 		}
 	}
-	return true
+	return !othersLeft, othersLeft
 }
 
 // session runs one GroupTransactSession until ctx ends (done), the inputs
@@ -497,18 +497,15 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		if fetches.IsClientClosed() {
 			return false, errors.New("runner: client closed")
 		}
-		var fetchErr, fatal error
+		if err := kafka.Refused(fetches); err != nil {
+			return true, fmt.Errorf("runner: group %s, inputs %v: %w", r.cfg.Group, r.cfg.Inputs, err)
+		}
+		var fetchErr error
 		fetches.EachError(func(t string, p int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				fetchErr = fmt.Errorf("runner: fetch %s[%d]: %w", t, p, err)
-				if hint := kafka.Refusal(err); hint != "" && fatal == nil {
-					fatal = fmt.Errorf("runner: group %s, inputs %v: %w (%s)", r.cfg.Group, r.cfg.Inputs, err, hint)
-				}
 			}
 		})
-		if fatal != nil {
-			return true, fatal
-		}
 		if fetchErr != nil {
 			r.log.Warn("fetch error", "err", fetchErr)
 		}
