@@ -296,55 +296,36 @@ func TableFiles(ctx context.Context, r Reader, table string, f Filter) ([]string
 // and hour, and the keys of the files read. The trainer builds its data set
 // from these rows and records the keys as lineage.
 func ReadFeatures(ctx context.Context, r Reader, f FeatureFilter) ([]schemas.FeatureRow, []string, error) {
-	rows, files, err := ReadRows[FeaturesRow](ctx, r, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]schemas.FeatureRow, len(rows))
-	for i, row := range rows {
-		out[i] = row.FeatureRow()
-	}
-	return out, files, nil
+	return readAs(ctx, r, f, (*FeaturesRow).FeatureRow)
 }
 
 // ReadPrices reads the prices that f selects (by delivery start), sorted by
 // region and start.
 func ReadPrices(ctx context.Context, r Reader, f Filter) ([]schemas.Price, []string, error) {
-	rows, files, err := ReadRows[PriceRow](ctx, r, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]schemas.Price, len(rows))
-	for i, row := range rows {
-		out[i] = row.Price()
-	}
-	return out, files, nil
+	return readAs(ctx, r, f, (*PriceRow).Price)
 }
 
 // ReadWeatherObserved reads the observations that f selects (by observed
 // hour), sorted by region and hour.
 func ReadWeatherObserved(ctx context.Context, r Reader, f Filter) ([]schemas.WeatherObservation, []string, error) {
-	rows, files, err := ReadRows[WeatherObservedRow](ctx, r, f)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]schemas.WeatherObservation, len(rows))
-	for i, row := range rows {
-		out[i] = row.Observation()
-	}
-	return out, files, nil
+	return readAs(ctx, r, f, (*WeatherObservedRow).Observation)
 }
 
 // ReadWeatherForecast reads the weather forecasts that f selects (by
 // forecast hour), sorted by region and hour.
 func ReadWeatherForecast(ctx context.Context, r Reader, f Filter) ([]schemas.WeatherForecast, []string, error) {
-	rows, files, err := ReadRows[WeatherForecastRow](ctx, r, f)
+	return readAs(ctx, r, f, (*WeatherForecastRow).Forecast)
+}
+
+// readAs is ReadRows with each row converted to the topic's value type.
+func readAs[T any, PT Row[T], V any](ctx context.Context, r Reader, f Filter, conv func(PT) V) ([]V, []string, error) {
+	rows, files, err := ReadRows[T, PT](ctx, r, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	out := make([]schemas.WeatherForecast, len(rows))
-	for i, row := range rows {
-		out[i] = row.Forecast()
+	out := make([]V, len(rows))
+	for i := range rows {
+		out[i] = conv(&rows[i])
 	}
 	return out, files, nil
 }
