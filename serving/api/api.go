@@ -79,6 +79,7 @@ func Routes() []Route {
 	return []Route{
 		{"GET", "/api/v1/forecasts"},
 		{"GET", "/api/v1/forecasts/{region}"},
+		{"GET", "/api/v1/forecasts/{region}/windows"},
 		{"GET", "/api/v1/accuracy"},
 		{"GET", "/api/v1/models"},
 		{"GET", "/api/v1/series/{region}"},
@@ -101,6 +102,7 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/forecasts", s.forecasts)
 	mux.HandleFunc("GET /api/v1/forecasts/{region}", s.forecast)
+	mux.HandleFunc("GET /api/v1/forecasts/{region}/windows", s.windows)
 	mux.HandleFunc("GET /api/v1/accuracy", s.accuracy)
 	mux.HandleFunc("GET /api/v1/models", s.models)
 	mux.HandleFunc("GET /api/v1/series/{region}", s.series)
@@ -245,6 +247,91 @@ func (s *server) forecast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, summarise(f, s.cfg.Now()))
+}
+
+// Window is a run of consecutive forecast hours.
+type Window struct {
+	Start time.Time `json:"start"` // the first hour's start
+	End   time.Time `json:"end"`   // the last hour's end
+	Mean  float64   `json:"mean"`  // the mean forecast price over the hours
+}
+
+// RegionWindows answers a home battery's (or an electric car's, or a heat
+// pump's) question: in the latest official forecast, which run of so many
+// consecutive hours is cheapest to charge in, and which dearest to
+// discharge in. Only hours that have not ended count: at 13:20 the
+// cheapest window of a forecast of today starts at 13:00 at the earliest.
+type RegionWindows struct {
+	Region       string    `json:"region"`
+	Unit         string    `json:"unit"`
+	ModelID      string    `json:"model_id"`
+	ModelVersion string    `json:"model_version"`
+	IssueTime    time.Time `json:"issue_time"`
+	LocalDate    string    `json:"local_date"`
+	Hours        int       `json:"hours"`          // the window length asked for
+	Upcoming     int       `json:"upcoming_hours"` // forecast hours not yet ended
+	// Cheapest and Priciest are null when fewer than Hours consecutive
+	// hours are upcoming; of equal windows, the earliest.
+	Cheapest *Window `json:"cheapest"`
+	Priciest *Window `json:"priciest"`
+	// Spread is Priciest.Mean - Cheapest.Mean: what moving Hours hours of
+	// use (or storage) from the one to the other saves per unit.
+	Spread *float64 `json:"spread"`
+}
+
+// windowsOf finds the cheapest and dearest runs of n consecutive hours
+// among f's hours that have not ended at now. Forecast hours are UTC
+// hours, so a clock-change day's 23 or 25 hours are consecutive too; a
+// gap in the points breaks a run.
+func windowsOf(f *schemas.Forecast, now time.Time, n int) RegionWindows {
+	out := RegionWindows{Region: f.Region, Unit: f.Unit, ModelID: f.ModelID, ModelVersion: f.ModelVersion,
+		IssueTime: f.IssueTime, LocalDate: f.LocalDate, Hours: n}
+	pts := slices.Clone(f.Points)
+	slices.SortFunc(pts, func(a, b schemas.ForecastPoint) int { return a.Hour.Compare(b.Hour) })
+	pts = slices.DeleteFunc(pts, func(p schemas.ForecastPoint) bool { return !p.Hour.Add(time.Hour).After(now) })
+	out.Upcoming = len(pts)
+	run := 0 // consecutive hours ending at i
+	for i, p := range pts {
+		if i > 0 && !p.Hour.Equal(pts[i-1].Hour.Add(time.Hour)) {
+			run = 0
+		}
+		if run++; run < n {
+			continue
+		}
+		// Summed afresh (at most 24 values): equal windows get equal
+		// means, so the earliest of them wins.
+		var sum float64
+		for _, q := range pts[i-n+1 : i+1] {
+			sum += q.Value
+		}
+		w := &Window{Start: pts[i-n+1].Hour, End: p.Hour.Add(time.Hour), Mean: sum / float64(n)}
+		if out.Cheapest == nil || w.Mean < out.Cheapest.Mean {
+			out.Cheapest = w
+		}
+		if out.Priciest == nil || w.Mean > out.Priciest.Mean {
+			out.Priciest = w
+		}
+	}
+	if out.Cheapest != nil {
+		d := out.Priciest.Mean - out.Cheapest.Mean
+		out.Spread = &d
+	}
+	return out
+}
+
+func (s *server) windows(w http.ResponseWriter, r *http.Request) {
+	n, err := intParam(r, "hours", 3, 1, 24)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	region := r.PathValue("region")
+	f, ok := s.cfg.Forecasts.Latest(region)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
+		return
+	}
+	writeJSON(w, http.StatusOK, windowsOf(f, s.cfg.Now(), n))
 }
 
 // AccuracyRow is one model's accuracy in one region and horizon band.

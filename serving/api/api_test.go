@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,10 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{"/api/v1/forecasts", "/api/v1/forecasts", 200},
 		{"/api/v1/forecasts/{region}", "/api/v1/forecasts/FI", 200},
 		{"/api/v1/forecasts/{region}", "/api/v1/forecasts/NOWHERE", 404},
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows", 200},
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/GB-A/windows?hours=24", 200}, // too few hours left: nulls
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows?hours=25", 400},
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/NOWHERE/windows", 404},
 		{"/api/v1/accuracy", "/api/v1/accuracy", 200},
 		{"/api/v1/accuracy", "/api/v1/accuracy?days=3&region=FI&model=gru", 200},
 		{"/api/v1/accuracy", "/api/v1/accuracy?days=0", 400},
@@ -337,5 +342,96 @@ func TestDocsCopyOfTheOpenAPIDocument(t *testing.T) {
 	}
 	if !bytes.Equal(b, OpenAPI()) {
 		t.Fatal("docs/openapi.json differs from serving/api/openapi.json; run: cp serving/api/openapi.json docs/openapi.json")
+	}
+}
+
+// The windows a home battery plans with: the cheapest and dearest runs of
+// n consecutive hours among those not yet ended.
+func TestForecastWindows(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2024, 3, 30, 23, 0, 0, 0, time.UTC) // Helsinki's 2024-03-31: 23 hours
+	forecast := func(hours int, skip int, value func(h int) float64) *schemas.Forecast {
+		f := &schemas.Forecast{Region: "FI", Unit: "EUR/MWh", ModelID: "lear", ModelVersion: "1", LocalDate: "2024-03-31"}
+		for h := range hours {
+			if h != skip {
+				f.Points = append(f.Points, schemas.ForecastPoint{Hour: day.Add(time.Duration(h) * time.Hour), Value: value(h)})
+			}
+		}
+		return f
+	}
+	// 10 everywhere but a cheap run at hours 3-5 (mean 2) and a dear one
+	// at 17-19 (mean 31).
+	shaped := func(h int) float64 {
+		switch {
+		case h >= 3 && h <= 5:
+			return float64(h - 2)
+		case h >= 17 && h <= 19:
+			return float64(13 + h)
+		}
+		return 10
+	}
+	flat := func(int) float64 { return 10 }
+	before := day.Add(-10 * time.Hour)
+	type want struct {
+		upcoming              int
+		cheapStart, dearStart int // hours after day; -1: null
+		cheapMean, dearMean   float64
+	}
+	tests := []struct {
+		name string
+		f    *schemas.Forecast
+		now  time.Time
+		n    int
+		want want
+	}{
+		{"tomorrow", forecast(23, -1, shaped), before, 3, want{23, 3, 17, 2, 31}},
+		{"one hour", forecast(23, -1, shaped), before, 1, want{23, 3, 19, 1, 32}},
+		{"ties: the earliest", forecast(23, -1, flat), before, 4, want{23, 0, 0, 10, 10}},
+		// At 04:20 hours 0-3 are over; hour 4 (running) still counts.
+		{"today, partly over", forecast(23, -1, shaped), day.Add(4*time.Hour + 20*time.Minute), 2, want{19, 4, 18, 2.5, 31.5}},
+		// Hour 4 missing: no window spans the gap; [5,6,7] is the cheapest.
+		{"a gap", forecast(23, 4, func(h int) float64 {
+			if h == 3 || h == 5 || h == 6 {
+				return 1
+			}
+			return 10
+		}), before, 3, want{22, 5, 0, 4, 10}},
+		{"the whole clock-change day", forecast(23, -1, flat), before, 23, want{23, 0, 0, 10, 10}},
+		{"fewer hours left than asked", forecast(23, -1, shaped), day.Add(20 * time.Hour), 4, want{3, -1, -1, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := windowsOf(tt.f, tt.now, tt.n)
+			// Points in any order give the same answer.
+			rev := *tt.f
+			rev.Points = slices.Clone(tt.f.Points)
+			slices.Reverse(rev.Points)
+			if again := windowsOf(&rev, tt.now, tt.n); !reflect.DeepEqual(again, got) {
+				t.Errorf("reversed points: %+v, want %+v", again, got)
+			}
+			if got.Upcoming != tt.want.upcoming || got.Hours != tt.n {
+				t.Errorf("upcoming %d hours %d, want %d %d", got.Upcoming, got.Hours, tt.want.upcoming, tt.n)
+			}
+			check := func(what string, w *Window, start int, mean float64) {
+				if start < 0 {
+					if w != nil {
+						t.Errorf("%s: %+v, want null", what, *w)
+					}
+					return
+				}
+				ws := day.Add(time.Duration(start) * time.Hour)
+				if w == nil || !w.Start.Equal(ws) || !w.End.Equal(ws.Add(time.Duration(tt.n)*time.Hour)) || math.Abs(w.Mean-mean) > 1e-12 {
+					t.Errorf("%s: %+v, want start %v, %d hours, mean %v", what, w, ws, tt.n, mean)
+				}
+			}
+			check("cheapest", got.Cheapest, tt.want.cheapStart, tt.want.cheapMean)
+			check("priciest", got.Priciest, tt.want.dearStart, tt.want.dearMean)
+			switch {
+			case tt.want.cheapStart < 0 && got.Spread != nil:
+				t.Errorf("spread %v, want null", *got.Spread)
+			case tt.want.cheapStart >= 0 && (got.Spread == nil || math.Abs(*got.Spread-(tt.want.dearMean-tt.want.cheapMean)) > 1e-12):
+				t.Errorf("spread %v, want %v", got.Spread, tt.want.dearMean-tt.want.cheapMean)
+			}
+		})
 	}
 }
