@@ -27,6 +27,7 @@ func processCommand() *command {
 			maxRows := fs.Int("lake-max-rows", lakesink.DefaultMaxRows, "rows per lake batch before a file is cut")
 			maxBytes := fs.Int64("lake-max-bytes", lakesink.DefaultMaxBytes, "bytes of Kafka record keys and values per lake batch before a file is cut")
 			roll := fs.Duration("lake-roll-interval", lakesink.DefaultRollInterval, "roll-time span (UTC-aligned) of a lake batch before its files are cut")
+			idle := fs.Duration("lake-idle-flush", lakesink.DefaultIdleFlush, "cut a lake batch that received nothing for this long: short lands live data soon (a file per hour of final rows), longer than an hour leaves the cut to --lake-roll-interval (fewer, later files; docs/lake.md)")
 			instance := fs.String("instance-id", "", "unique id of this instance for its transactional producer (default: the host name); set it when running several on one host")
 			untilEnd := fs.Bool("until-caught-up", false, "exit once the input present at start is processed (for batch runs and tests)")
 			group := fs.String("group", "", "the feature processor's consumer group (default wattcast-processor, or derived from a non-default --topic-prefix)")
@@ -63,7 +64,7 @@ func processCommand() *command {
 					}
 					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
 						Group:   orDefault(*lakeGroup, topics.Group(lakesink.DefaultGroup)),
-						MaxRows: *maxRows, MaxBytes: *maxBytes, RollInterval: *roll, StopAtEnd: *untilEnd})
+						MaxRows: *maxRows, MaxBytes: *maxBytes, RollInterval: *roll, IdleFlush: *idle, StopAtEnd: *untilEnd})
 					if err != nil {
 						return err
 					}
