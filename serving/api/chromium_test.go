@@ -71,6 +71,8 @@ var (
 	coordRE  = regexp.MustCompile(`[ML]\s*(-?[0-9.]+)\s+(-?[0-9.]+)`)
 	rowRE    = regexp.MustCompile(`<tr class="([a-z]+)" data-model="([^"]+)">`)
 	renderRE = regexp.MustCompile(`<svg [^>]*data-rendered="FI"`)
+	rectRE   = regexp.MustCompile(`<rect [^>]*id="cheapest-window"[^>]*>`)
+	windowRE = regexp.MustCompile(`<div id="window">([^<]*)</div>`)
 )
 
 func attrs(tag string) map[string]string {
@@ -170,6 +172,29 @@ func TestPageRendersTheChartInChromium(t *testing.T) {
 		t.Errorf("upcoming line has %d points, want %d", n, len(s.Upcoming))
 	}
 
+	// The cheapest three upcoming hours of /windows are shaded from their
+	// first hour's x, one hour wide per hour, and named above the chart.
+	_, body = get(t, fx.srv.URL+"/api/v1/forecasts/FI/windows?hours=3")
+	var win RegionWindows
+	if err := json.Unmarshal(body, &win); err != nil || win.Cheapest == nil {
+		t.Fatalf("windows: %v %s", err, body)
+	}
+	rect := rectRE.FindString(dom)
+	if rect == "" {
+		t.Fatalf("no cheapest-window in the chart:\n%s", dom)
+	}
+	ra := attrs(rect)
+	rx, _ := strconv.ParseFloat(ra["x"], 64)
+	rw, _ := strconv.ParseFloat(ra["width"], 64)
+	hourW := float64(time.Hour) / float64(t1.Sub(t0)) * (w - 2*pad)
+	wantX := pad + float64(win.Cheapest.Start.Sub(t0))/float64(t1.Sub(t0))*(w-2*pad)
+	if math.Abs(rx-wantX) > 0.051 || math.Abs(rw-3*hourW) > 0.11 || ra["data-start"] != win.Cheapest.Start.Format(time.RFC3339) {
+		t.Errorf("cheapest window drawn at x %v width %v from %s; want x %.2f width %.2f from %s", rx, rw, ra["data-start"], wantX, 3*hourW, win.Cheapest.Start.Format(time.RFC3339))
+	}
+	if m := windowRE.FindStringSubmatch(dom); m == nil || !strings.Contains(m[1], "Cheapest 3 hours ahead: "+win.Cheapest.Start.Format("15:04")+"–"+win.Cheapest.End.Format("15:04")) {
+		t.Errorf("the page does not name the cheapest window %s–%s: %q", win.Cheapest.Start.Format("15:04"), win.Cheapest.End.Format("15:04"), m)
+	}
+
 	_, body = get(t, fx.srv.URL+"/api/v1/models")
 	var ml ModelList
 	if err := json.Unmarshal(body, &ml); err != nil {
@@ -183,5 +208,22 @@ func TestPageRendersTheChartInChromium(t *testing.T) {
 		if m := ml.Models[i]; r[1] != m.Stage || r[2] != m.ModelID+"@"+m.ModelVersion {
 			t.Errorf("leaderboard row %d is %s %s, want %s %s@%s", i, r[1], r[2], m.Stage, m.ModelID, m.ModelVersion)
 		}
+	}
+}
+
+// With fewer upcoming hours than the window asked for (?hours=24 at 13:20
+// of the forecast's day), the page says so and shades nothing.
+func TestPageWithoutAWindowInChromium(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	dom := dumpDOM(t, fx.srv.URL+"/?region=FI&hours=24")
+	if !renderRE.MatchString(dom) {
+		t.Fatalf("the page's scripts did not finish rendering FI:\n%s", dom)
+	}
+	if rectRE.MatchString(dom) {
+		t.Errorf("a cheapest window is shaded, but only 11 hours are left")
+	}
+	if m := windowRE.FindStringSubmatch(dom); m == nil || m[1] != "Fewer than 24 forecast hours left." {
+		t.Errorf("window note %q, want %q", m, "Fewer than 24 forecast hours left.")
 	}
 }
