@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -40,6 +41,9 @@ func OpenAPI() []byte { return openAPI }
 // Forecasts is what the API needs of the latest forecasts.
 type Forecasts interface {
 	Latest(region string) (*schemas.Forecast, bool)
+	// RecentOfficial is the region's latest official forecasts, oldest
+	// issue first; of two covering an hour, the later counts.
+	RecentOfficial(region string) []*schemas.Forecast
 	Regions() []string
 }
 
@@ -256,20 +260,26 @@ type Window struct {
 	Mean  float64   `json:"mean"`  // the mean forecast price over the hours
 }
 
-// RegionWindows answers a home battery's (or an electric car's, or a heat
-// pump's) question: in the latest official forecast, which run of so many
-// consecutive hours is cheapest to charge in, and which dearest to
-// discharge in. Only hours that have not ended count: at 13:20 the
-// cheapest window of a forecast of today starts at 13:00 at the earliest.
-type RegionWindows struct {
-	Region       string    `json:"region"`
-	Unit         string    `json:"unit"`
+// ForecastRef names a forecast that hours of a reply come from.
+type ForecastRef struct {
 	ModelID      string    `json:"model_id"`
 	ModelVersion string    `json:"model_version"`
 	IssueTime    time.Time `json:"issue_time"`
 	LocalDate    string    `json:"local_date"`
-	Hours        int       `json:"hours"`          // the window length asked for
-	Upcoming     int       `json:"upcoming_hours"` // forecast hours not yet ended
+}
+
+// RegionWindows answers a home battery's (or an electric car's, or a heat
+// pump's) question: which run of so many consecutive hours is cheapest to
+// charge in, and which dearest to discharge in. The hours are those of the
+// region's recent official forecasts that have not ended, the later
+// forecast's where two overlap: once tomorrow's forecast is issued, today's
+// remaining hours and tomorrow's, so that a window can run through the
+// night across midnight.
+type RegionWindows struct {
+	Region   string `json:"region"`
+	Unit     string `json:"unit"`
+	Hours    int    `json:"hours"`          // the window length asked for
+	Upcoming int    `json:"upcoming_hours"` // forecast hours not yet ended
 	// Cheapest and Priciest are null when fewer than Hours consecutive
 	// hours are upcoming; of equal windows, the earliest.
 	Cheapest *Window `json:"cheapest"`
@@ -277,22 +287,45 @@ type RegionWindows struct {
 	// Spread is Priciest.Mean - Cheapest.Mean: what moving Hours hours of
 	// use (or storage) from the one to the other saves per unit.
 	Spread *float64 `json:"spread"`
+	// Forecasts are the forecasts the upcoming hours come from, oldest
+	// issue first.
+	Forecasts []ForecastRef `json:"forecasts"`
 }
 
 // windowsOf finds the cheapest and dearest runs of n consecutive hours
-// among f's hours that have not ended at now. Forecast hours are UTC
-// hours, so a clock-change day's 23 or 25 hours are consecutive too; a
-// gap in the points breaks a run.
-func windowsOf(f *schemas.Forecast, now time.Time, n int) RegionWindows {
-	out := RegionWindows{Region: f.Region, Unit: f.Unit, ModelID: f.ModelID, ModelVersion: f.ModelVersion,
-		IssueTime: f.IssueTime, LocalDate: f.LocalDate, Hours: n}
-	pts := slices.Clone(f.Points)
-	slices.SortFunc(pts, func(a, b schemas.ForecastPoint) int { return a.Hour.Compare(b.Hour) })
-	pts = slices.DeleteFunc(pts, func(p schemas.ForecastPoint) bool { return !p.Hour.Add(time.Hour).After(now) })
-	out.Upcoming = len(pts)
+// among the hours of fs (oldest issue first; a later forecast's hour
+// replaces an earlier one's) that have not ended at now. Forecast hours are
+// UTC hours, so a clock-change day's 23 or 25 hours are consecutive too; a
+// gap in the hours breaks a run.
+func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
+	out := RegionWindows{Hours: n, Forecasts: []ForecastRef{}}
+	type hourOf struct {
+		value float64
+		from  int // index in fs
+	}
+	byHour := map[time.Time]hourOf{}
+	for i, f := range fs {
+		out.Region, out.Unit = f.Region, f.Unit
+		for _, p := range f.Points {
+			if p.Hour.Add(time.Hour).After(now) {
+				byHour[p.Hour.UTC()] = hourOf{p.Value, i}
+			}
+		}
+	}
+	hours := slices.SortedFunc(maps.Keys(byHour), time.Time.Compare)
+	out.Upcoming = len(hours)
+	used := make([]bool, len(fs))
+	for _, h := range hours {
+		used[byHour[h].from] = true
+	}
+	for i, f := range fs {
+		if used[i] {
+			out.Forecasts = append(out.Forecasts, ForecastRef{f.ModelID, f.ModelVersion, f.IssueTime, f.LocalDate})
+		}
+	}
 	run := 0 // consecutive hours ending at i
-	for i, p := range pts {
-		if i > 0 && !p.Hour.Equal(pts[i-1].Hour.Add(time.Hour)) {
+	for i, h := range hours {
+		if i > 0 && !h.Equal(hours[i-1].Add(time.Hour)) {
 			run = 0
 		}
 		if run++; run < n {
@@ -301,10 +334,10 @@ func windowsOf(f *schemas.Forecast, now time.Time, n int) RegionWindows {
 		// Summed afresh (at most 24 values): equal windows get equal
 		// means, so the earliest of them wins.
 		var sum float64
-		for _, q := range pts[i-n+1 : i+1] {
-			sum += q.Value
+		for _, q := range hours[i-n+1 : i+1] {
+			sum += byHour[q].value
 		}
-		w := &Window{Start: pts[i-n+1].Hour, End: p.Hour.Add(time.Hour), Mean: sum / float64(n)}
+		w := &Window{Start: hours[i-n+1], End: h.Add(time.Hour), Mean: sum / float64(n)}
 		if out.Cheapest == nil || w.Mean < out.Cheapest.Mean {
 			out.Cheapest = w
 		}
@@ -326,12 +359,12 @@ func (s *server) windows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	region := r.PathValue("region")
-	f, ok := s.cfg.Forecasts.Latest(region)
-	if !ok {
+	fs := s.cfg.Forecasts.RecentOfficial(region)
+	if len(fs) == 0 {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
 		return
 	}
-	writeJSON(w, http.StatusOK, windowsOf(f, s.cfg.Now(), n))
+	writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n))
 }
 
 // AccuracyRow is one model's accuracy in one region and horizon band.

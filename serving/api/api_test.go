@@ -346,19 +346,24 @@ func TestDocsCopyOfTheOpenAPIDocument(t *testing.T) {
 }
 
 // The windows a home battery plans with: the cheapest and dearest runs of
-// n consecutive hours among those not yet ended.
+// n consecutive hours among those of the recent official forecasts not yet
+// ended, across midnight where tomorrow's forecast follows today's.
 func TestForecastWindows(t *testing.T) {
 	t.Parallel()
 	day := time.Date(2024, 3, 30, 23, 0, 0, 0, time.UTC) // Helsinki's 2024-03-31: 23 hours
-	forecast := func(hours int, skip int, value func(h int) float64) *schemas.Forecast {
-		f := &schemas.Forecast{Region: "FI", Unit: "EUR/MWh", ModelID: "lear", ModelVersion: "1", LocalDate: "2024-03-31"}
-		for h := range hours {
+	// forecast covers hours [from, from+hours) after day, but skip, issued
+	// at issue hours after day (negative: before it).
+	forecast := func(id string, issue, from, hours, skip int, value func(h int) float64) *schemas.Forecast {
+		f := &schemas.Forecast{ForecastID: id, Region: "FI", Unit: "EUR/MWh", ModelID: id, ModelVersion: "1",
+			IssueTime: day.Add(time.Duration(issue) * time.Hour), LocalDate: "2024-03-31"}
+		for h := from; h < from+hours; h++ {
 			if h != skip {
 				f.Points = append(f.Points, schemas.ForecastPoint{Hour: day.Add(time.Duration(h) * time.Hour), Value: value(h)})
 			}
 		}
 		return f
 	}
+	one := func(f *schemas.Forecast) []*schemas.Forecast { return []*schemas.Forecast{f} }
 	// 10 everywhere but a cheap run at hours 3-5 (mean 2) and a dear one
 	// at 17-19 (mean 31).
 	shaped := func(h int) float64 {
@@ -371,46 +376,77 @@ func TestForecastWindows(t *testing.T) {
 		return 10
 	}
 	flat := func(int) float64 { return 10 }
+	// Cheap from 21:00 today to 01:00 tomorrow (hours 21-24 of day): a
+	// night no single day's forecast holds.
+	night := func(h int) float64 {
+		if h >= 21 && h <= 24 {
+			return 1
+		}
+		return 10
+	}
 	before := day.Add(-10 * time.Hour)
 	type want struct {
 		upcoming              int
 		cheapStart, dearStart int // hours after day; -1: null
 		cheapMean, dearMean   float64
+		from                  []string // the forecasts used, by id
 	}
 	tests := []struct {
 		name string
-		f    *schemas.Forecast
+		fs   []*schemas.Forecast
 		now  time.Time
 		n    int
 		want want
 	}{
-		{"tomorrow", forecast(23, -1, shaped), before, 3, want{23, 3, 17, 2, 31}},
-		{"one hour", forecast(23, -1, shaped), before, 1, want{23, 3, 19, 1, 32}},
-		{"ties: the earliest", forecast(23, -1, flat), before, 4, want{23, 0, 0, 10, 10}},
+		{"tomorrow", one(forecast("a", -13, 0, 23, -1, shaped)), before, 3, want{23, 3, 17, 2, 31, []string{"a"}}},
+		{"one hour", one(forecast("a", -13, 0, 23, -1, shaped)), before, 1, want{23, 3, 19, 1, 32, []string{"a"}}},
+		{"ties: the earliest", one(forecast("a", -13, 0, 23, -1, flat)), before, 4, want{23, 0, 0, 10, 10, []string{"a"}}},
 		// At 04:20 hours 0-3 are over; hour 4 (running) still counts.
-		{"today, partly over", forecast(23, -1, shaped), day.Add(4*time.Hour + 20*time.Minute), 2, want{19, 4, 18, 2.5, 31.5}},
+		{"today, partly over", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(4*time.Hour + 20*time.Minute), 2, want{19, 4, 18, 2.5, 31.5, []string{"a"}}},
 		// Hour 4 missing: no window spans the gap; [5,6,7] is the cheapest.
-		{"a gap", forecast(23, 4, func(h int) float64 {
+		{"a gap", one(forecast("a", -13, 0, 23, 4, func(h int) float64 {
 			if h == 3 || h == 5 || h == 6 {
 				return 1
 			}
 			return 10
-		}), before, 3, want{22, 5, 0, 4, 10}},
-		{"the whole clock-change day", forecast(23, -1, flat), before, 23, want{23, 0, 0, 10, 10}},
-		{"fewer hours left than asked", forecast(23, -1, shaped), day.Add(20 * time.Hour), 4, want{3, -1, -1, 0, 0}},
+		})), before, 3, want{22, 5, 0, 4, 10, []string{"a"}}},
+		{"the whole clock-change day", one(forecast("a", -13, 0, 23, -1, flat)), before, 23, want{23, 0, 0, 10, 10, []string{"a"}}},
+		{"fewer hours left than asked", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(20 * time.Hour), 4, want{3, -1, -1, 0, 0, []string{"a"}}},
+		// At 15:00 with today's and tomorrow's forecasts: the night's
+		// window crosses midnight.
+		{"tonight, across midnight", []*schemas.Forecast{forecast("today", -13, 0, 23, -1, night), forecast("tomorrow", 11, 23, 24, -1, night)},
+			day.Add(15 * time.Hour), 4, want{8 + 24, 21, 15, 1, 10, []string{"today", "tomorrow"}}},
+		// Without tomorrow's, the night stops at midnight.
+		{"tonight, today's only", one(forecast("today", -13, 0, 23, -1, night)), day.Add(15 * time.Hour), 4, want{8, 19, 15, 5.5, 10, []string{"today"}}},
+		// A later forecast of the same hours replaces the earlier's, which
+		// then contributes nothing.
+		{"re-issued", []*schemas.Forecast{forecast("old", -14, 0, 23, -1, shaped), forecast("new", -13, 0, 23, -1, flat)},
+			before, 3, want{23, 0, 0, 10, 10, []string{"new"}}},
+		{"nothing left", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(30 * time.Hour), 1, want{0, -1, -1, 0, 0, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := windowsOf(tt.f, tt.now, tt.n)
+			got := windowsOf(tt.fs, tt.now, tt.n)
 			// Points in any order give the same answer.
-			rev := *tt.f
-			rev.Points = slices.Clone(tt.f.Points)
-			slices.Reverse(rev.Points)
-			if again := windowsOf(&rev, tt.now, tt.n); !reflect.DeepEqual(again, got) {
+			var rev []*schemas.Forecast
+			for _, f := range tt.fs {
+				r := *f
+				r.Points = slices.Clone(f.Points)
+				slices.Reverse(r.Points)
+				rev = append(rev, &r)
+			}
+			if again := windowsOf(rev, tt.now, tt.n); !reflect.DeepEqual(again, got) {
 				t.Errorf("reversed points: %+v, want %+v", again, got)
 			}
-			if got.Upcoming != tt.want.upcoming || got.Hours != tt.n {
-				t.Errorf("upcoming %d hours %d, want %d %d", got.Upcoming, got.Hours, tt.want.upcoming, tt.n)
+			if got.Upcoming != tt.want.upcoming || got.Hours != tt.n || got.Region != "FI" || got.Unit != "EUR/MWh" {
+				t.Errorf("region %s unit %s upcoming %d hours %d, want FI EUR/MWh %d %d", got.Region, got.Unit, got.Upcoming, got.Hours, tt.want.upcoming, tt.n)
+			}
+			var from []string
+			for _, r := range got.Forecasts {
+				from = append(from, r.ModelID)
+			}
+			if !slices.Equal(from, tt.want.from) {
+				t.Errorf("hours from forecasts %v, want %v", from, tt.want.from)
 			}
 			check := func(what string, w *Window, start int, mean float64) {
 				if start < 0 {

@@ -14,9 +14,16 @@ import (
 type Forecasts struct {
 	mu       sync.RWMutex
 	official map[string]*schemas.Forecast
+	recent   map[string][]*schemas.Forecast // per region, by issue time, at most maxRecentOfficial
 	byModel  map[string]map[ModelKey]*schemas.Forecast
 	counts   map[forecastCountKey]int64
 }
+
+// maxRecentOfficial is how many official forecasts of a region
+// RecentOfficial keeps: today's and tomorrow's, which together hold every
+// hour not yet ended once tomorrow's is issued, and a spare for a day
+// forecast twice (a new champion's first forecast).
+const maxRecentOfficial = 3
 
 type forecastCountKey struct {
 	region string
@@ -27,8 +34,8 @@ type forecastCountKey struct {
 
 // NewForecasts returns an empty store.
 func NewForecasts() *Forecasts {
-	return &Forecasts{official: map[string]*schemas.Forecast{}, byModel: map[string]map[ModelKey]*schemas.Forecast{},
-		counts: map[forecastCountKey]int64{}}
+	return &Forecasts{official: map[string]*schemas.Forecast{}, recent: map[string][]*schemas.Forecast{},
+		byModel: map[string]map[ModelKey]*schemas.Forecast{}, counts: map[forecastCountKey]int64{}}
 }
 
 // Add records a forecast. The latest is the one with the latest issue time;
@@ -43,6 +50,7 @@ func (s *Forecasts) Add(f *schemas.Forecast) {
 		if cur := s.official[f.Region]; cur == nil || !f.IssueTime.Before(cur.IssueTime) {
 			s.official[f.Region] = f
 		}
+		s.recent[f.Region] = addRecent(s.recent[f.Region], f)
 	}
 	m := s.byModel[f.Region]
 	if m == nil {
@@ -61,6 +69,37 @@ func (s *Forecasts) Latest(region string) (*schemas.Forecast, bool) {
 	defer s.mu.RUnlock()
 	f, ok := s.official[region]
 	return f, ok
+}
+
+// RecentOfficial returns the region's latest official forecasts, oldest
+// issue first (at most maxRecentOfficial): where two cover the same hour,
+// the later one is the official forecast of that hour now. The values must
+// not be modified.
+func (s *Forecasts) RecentOfficial(region string) []*schemas.Forecast {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.recent[region])
+}
+
+// addRecent inserts f into recent (sorted by issue time; a forecast read
+// again is not added twice) and drops the oldest beyond maxRecentOfficial.
+func addRecent(recent []*schemas.Forecast, f *schemas.Forecast) []*schemas.Forecast {
+	if slices.ContainsFunc(recent, func(g *schemas.Forecast) bool { return g.ForecastID == f.ForecastID }) {
+		return recent
+	}
+	// After every forecast issued at or before f: of two issued at the same
+	// time, the one read later is the newer.
+	i, _ := slices.BinarySearchFunc(recent, f, func(g, f *schemas.Forecast) int {
+		if g.IssueTime.After(f.IssueTime) {
+			return 1
+		}
+		return -1
+	})
+	recent = slices.Insert(recent, i, f)
+	if len(recent) > maxRecentOfficial {
+		recent = slices.Delete(recent, 0, len(recent)-maxRecentOfficial)
+	}
+	return recent
 }
 
 // LatestByModel returns the latest forecast of every model version of
