@@ -185,8 +185,9 @@ type RegionForecast struct {
 	Role         string    `json:"role"`
 	IssueTime    time.Time `json:"issue_time"`
 	LocalDate    string    `json:"local_date"`
-	// Current is the forecast for the hour now, when now falls in the
-	// forecast's hours; null otherwise (a forecast of tomorrow).
+	// Current is the official forecast for the hour now: from this
+	// forecast when now falls in its hours, else from the one before it
+	// (today's, once tomorrow's is issued); null when none covers now.
 	Current      *float64   `json:"current"`
 	CurrentHour  *time.Time `json:"current_hour"`
 	Mean         float64    `json:"mean"`
@@ -197,7 +198,11 @@ type RegionForecast struct {
 	Points       []Point    `json:"points"`
 }
 
-func summarise(f *schemas.Forecast, now time.Time) RegionForecast {
+// summarise summarises f, the latest official forecast, with the current
+// hour taken from recent (the recent official forecasts, oldest first; the
+// later covering now counts), so that a Home Assistant sensor keeps showing
+// the price of the hour now after tomorrow's forecast is issued.
+func summarise(f *schemas.Forecast, recent []*schemas.Forecast, now time.Time) RegionForecast {
 	r := RegionForecast{Region: f.Region, Market: f.Market, Unit: f.Unit, ModelID: f.ModelID, ModelVersion: f.ModelVersion,
 		ModelKind: f.ModelKind, Role: f.Role, IssueTime: f.IssueTime, LocalDate: f.LocalDate,
 		Min: math.Inf(1), Max: math.Inf(-1), Points: make([]Point, 0, len(f.Points))}
@@ -216,13 +221,17 @@ func summarise(f *schemas.Forecast, now time.Time) RegionForecast {
 		if p.Value > r.Max {
 			r.Max, r.PriciestHour = p.Value, p.Hour
 		}
-		if !now.Before(p.Hour) && now.Before(p.Hour.Add(time.Hour)) {
-			v, h := p.Value, p.Hour
-			r.Current, r.CurrentHour = &v, &h
-		}
 	}
 	if n := len(f.Points); n > 0 {
 		r.Mean = sum / float64(n)
+	}
+	for _, g := range slices.Concat(recent, []*schemas.Forecast{f}) {
+		for _, p := range g.Points {
+			if !now.Before(p.Hour) && now.Before(p.Hour.Add(time.Hour)) {
+				v, h := p.Value, p.Hour
+				r.Current, r.CurrentHour = &v, &h
+			}
+		}
 	}
 	return r
 }
@@ -237,7 +246,7 @@ func (s *server) forecasts(w http.ResponseWriter, _ *http.Request) {
 	now := s.cfg.Now()
 	for _, region := range s.cfg.Forecasts.Regions() {
 		if f, ok := s.cfg.Forecasts.Latest(region); ok {
-			out.Forecasts = append(out.Forecasts, summarise(f, now))
+			out.Forecasts = append(out.Forecasts, summarise(f, s.cfg.Forecasts.RecentOfficial(region), now))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -250,7 +259,7 @@ func (s *server) forecast(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
 		return
 	}
-	writeJSON(w, http.StatusOK, summarise(f, s.cfg.Now()))
+	writeJSON(w, http.StatusOK, summarise(f, s.cfg.Forecasts.RecentOfficial(region), s.cfg.Now()))
 }
 
 // Window is a run of consecutive forecast hours.
@@ -548,7 +557,7 @@ func (s *server) series(w http.ResponseWriter, r *http.Request) {
 	}
 	if hasLatest {
 		out.Unit = latest.Unit
-		for _, p := range summarise(latest, s.cfg.Now()).Points {
+		for _, p := range summarise(latest, nil, s.cfg.Now()).Points {
 			if p.Hour.After(last) {
 				out.Upcoming = append(out.Upcoming, p)
 			}

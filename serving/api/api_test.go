@@ -274,6 +274,52 @@ func TestRegionForecastForHomeAssistant(t *testing.T) {
 	}
 }
 
+// After tomorrow's forecast is issued the region's forecast is tomorrow's,
+// and its current hour still comes from today's: a Home Assistant sensor
+// keeps showing the price of the hour now, not tomorrow's mean.
+func TestRegionForecastCurrentHourAfterTomorrowsIssue(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	tomorrow := day0.AddDate(0, 0, 9)
+	f := &schemas.Forecast{ForecastID: "FI/lear/tomorrow", Region: "FI", Market: "m", Unit: "EUR/MWh", ModelID: "lear",
+		ModelVersion: "2", ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: now.Truncate(time.Hour).Add(-3 * time.Hour),
+		LocalDate: tomorrow.Format(time.DateOnly)}
+	var sum float64
+	for h := range 24 {
+		hour := tomorrow.Add(time.Duration(h) * time.Hour)
+		f.Points = append(f.Points, schemas.ForecastPoint{Hour: hour, LeadHours: 14 + h, Value: actual(hour) + 2})
+		sum += actual(hour) + 2
+	}
+	fx.fcs.Add(f)
+	for _, url := range []string{"/api/v1/forecasts/FI", "/api/v1/forecasts"} {
+		status, body := get(t, fx.srv.URL+url)
+		if status != 200 {
+			t.Fatalf("%s: status %d: %s", url, status, body)
+		}
+		var got RegionForecast
+		if url == "/api/v1/forecasts" {
+			var list ForecastList
+			if err := json.Unmarshal(body, &list); err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range list.Forecasts {
+				if x.Region == "FI" {
+					got = x
+				}
+			}
+		} else if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		wantHour := now.Truncate(time.Hour)
+		if got.LocalDate != f.LocalDate || math.Abs(got.Mean-sum/24) > 1e-9 {
+			t.Errorf("%s: the forecast of %s, mean %v; want tomorrow's, %s, mean %v", url, got.LocalDate, got.Mean, f.LocalDate, sum/24)
+		}
+		if got.Current == nil || got.CurrentHour == nil || !got.CurrentHour.Equal(wantHour) || *got.Current != actual(wantHour)+1 {
+			t.Errorf("%s: current %v at %v; want today's forecast of the hour now, %v at %v", url, got.Current, got.CurrentHour, actual(wantHour)+1, wantHour)
+		}
+	}
+}
+
 // The accuracy rows are the monitor's, per band, with undefined metrics as
 // null rather than zero.
 func TestAccuracyByBand(t *testing.T) {
