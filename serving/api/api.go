@@ -308,25 +308,20 @@ type RegionWindows struct {
 // gap in the hours breaks a run.
 func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 	out := RegionWindows{Hours: n, Forecasts: []ForecastRef{}}
-	type hourOf struct {
-		value float64
-		from  int // index in fs
+	if len(fs) > 0 {
+		out.Region, out.Unit = fs[len(fs)-1].Region, fs[len(fs)-1].Unit
 	}
-	byHour := map[time.Time]hourOf{}
-	for i, f := range fs {
-		out.Region, out.Unit = f.Region, f.Unit
-		for _, p := range f.Points {
-			if p.Hour.Add(time.Hour).After(now) {
-				byHour[p.Hour.UTC()] = hourOf{p.Value, i}
-			}
+	pts, from := mergeOfficial(fs)
+	var hours []time.Time
+	var values []float64
+	used := make([]bool, len(fs))
+	for i, p := range pts {
+		if p.Hour.Add(time.Hour).After(now) {
+			hours, values = append(hours, p.Hour), append(values, p.Value)
+			used[from[i]] = true
 		}
 	}
-	hours := slices.SortedFunc(maps.Keys(byHour), time.Time.Compare)
 	out.Upcoming = len(hours)
-	used := make([]bool, len(fs))
-	for _, h := range hours {
-		used[byHour[h].from] = true
-	}
 	for i, f := range fs {
 		if used[i] {
 			out.Forecasts = append(out.Forecasts, ForecastRef{f.ModelID, f.ModelVersion, f.IssueTime, f.LocalDate})
@@ -343,8 +338,8 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 		// Summed afresh (at most 24 values): equal windows get equal
 		// means, so the earliest of them wins.
 		var sum float64
-		for _, q := range hours[i-n+1 : i+1] {
-			sum += byHour[q].value
+		for _, v := range values[i-n+1 : i+1] {
+			sum += v
 		}
 		w := &Window{Start: hours[i-n+1], End: h.Add(time.Hour), Mean: sum / float64(n)}
 		if out.Cheapest == nil || w.Mean < out.Cheapest.Mean {
@@ -359,6 +354,29 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 		out.Spread = &d
 	}
 	return out
+}
+
+// mergeOfficial joins the hours of the recent official forecasts fs
+// (oldest issue first) into one series sorted by hour, the later
+// forecast's point where two cover an hour, and says which forecast (its
+// index in fs) each point comes from.
+func mergeOfficial(fs []*schemas.Forecast) ([]Point, []int) {
+	type at struct {
+		p    Point
+		from int
+	}
+	byHour := map[time.Time]at{}
+	for i, f := range fs {
+		for _, p := range summarise(f, nil, time.Time{}).Points {
+			byHour[p.Hour.UTC()] = at{p, i}
+		}
+	}
+	hours := slices.SortedFunc(maps.Keys(byHour), time.Time.Compare)
+	pts, from := make([]Point, len(hours)), make([]int, len(hours))
+	for i, h := range hours {
+		pts[i], from[i] = byHour[h].p, byHour[h].from
+	}
+	return pts, from
 }
 
 func (s *server) windows(w http.ResponseWriter, r *http.Request) {
@@ -530,8 +548,8 @@ type Series struct {
 	Unit   string        `json:"unit"`
 	Days   int           `json:"days"`
 	Points []SeriesPoint `json:"points"`
-	// Upcoming are the latest official forecast's hours after the last
-	// scored hour.
+	// Upcoming are the recent official forecasts' hours after the last
+	// scored hour (the later forecast's where two cover an hour).
 	Upcoming []Point `json:"upcoming"`
 }
 
@@ -557,7 +575,10 @@ func (s *server) series(w http.ResponseWriter, r *http.Request) {
 	}
 	if hasLatest {
 		out.Unit = latest.Unit
-		for _, p := range summarise(latest, nil, s.cfg.Now()).Points {
+		// Today's hours not yet scored come from today's forecast once
+		// tomorrow's is the latest: the chart has no gap before tomorrow.
+		pts, _ := mergeOfficial(s.cfg.Forecasts.RecentOfficial(region))
+		for _, p := range pts {
 			if p.Hour.After(last) {
 				out.Upcoming = append(out.Upcoming, p)
 			}

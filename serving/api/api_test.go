@@ -276,7 +276,8 @@ func TestRegionForecastForHomeAssistant(t *testing.T) {
 
 // After tomorrow's forecast is issued the region's forecast is tomorrow's,
 // and its current hour still comes from today's: a Home Assistant sensor
-// keeps showing the price of the hour now, not tomorrow's mean.
+// keeps showing the price of the hour now, not tomorrow's mean. The chart
+// shows today's remaining hours too.
 func TestRegionForecastCurrentHourAfterTomorrowsIssue(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
@@ -316,6 +317,28 @@ func TestRegionForecastCurrentHourAfterTomorrowsIssue(t *testing.T) {
 		}
 		if got.Current == nil || got.CurrentHour == nil || !got.CurrentHour.Equal(wantHour) || *got.Current != actual(wantHour)+1 {
 			t.Errorf("%s: current %v at %v; want today's forecast of the hour now, %v at %v", url, got.Current, got.CurrentHour, actual(wantHour)+1, wantHour)
+		}
+	}
+
+	// The chart's upcoming hours run on from the last scored hour through
+	// today (today's forecast) and tomorrow (tomorrow's), without a gap.
+	_, body := get(t, fx.srv.URL+"/api/v1/series/FI?days=7")
+	var s Series
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	today := day0.AddDate(0, 0, 8)
+	if len(s.Upcoming) != 48 {
+		t.Fatalf("%d upcoming hours, want 48 (today's and tomorrow's)", len(s.Upcoming))
+	}
+	for i, p := range s.Upcoming {
+		hour := today.Add(time.Duration(i) * time.Hour)
+		want := actual(hour) + 1 // today's forecast
+		if i >= 24 {
+			want = actual(hour) + 2 // tomorrow's
+		}
+		if !p.Hour.Equal(hour) || p.Value != want {
+			t.Fatalf("upcoming %d: %v at %v, want %v at %v", i, p.Value, p.Hour, want, hour)
 		}
 	}
 }
