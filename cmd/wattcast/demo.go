@@ -20,6 +20,7 @@ import (
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/lakesink"
 	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/monitor"
 	"github.com/wattcast/wattcast/serving/scorer"
 	"github.com/wattcast/wattcast/streams/broker"
 	"github.com/wattcast/wattcast/streams/kafka"
@@ -50,17 +51,20 @@ type demoOptions struct {
 
 // demoResult is what the demo did, for its summary and its tests.
 type demoResult struct {
-	topics       schemas.TopicSet
-	brokers      []string
-	records      map[string]int64 // per topic, at the end
-	replayed     replay.Stats
-	processor    processorCounts
-	lake         map[string]lake.TableStats
-	lakeURL      string
-	registryURL  string
-	models       []trainedModel
-	scorer       scorer.Stats
-	accuracy     []scorer.Accuracy
+	topics      schemas.TopicSet
+	brokers     []string
+	records     map[string]int64 // per topic, at the end
+	replayed    replay.Stats
+	processor   processorCounts
+	lake        map[string]lake.TableStats
+	lakeURL     string
+	registryURL string
+	models      []trainedModel
+	scorer      scorer.Stats
+	accuracy    []scorer.Accuracy
+	// windows is what each model's cheapest demoWindowHours were worth on
+	// the held-out days, from the error topics.
+	windows      []monitor.WindowValue
 	forecastFrom map[string]time.Time
 	// lastDays holds each region's latest daily window, from the daily
 	// features topic.
@@ -257,13 +261,17 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 	}
 	pr.done("forecasts %d rows in %d files", res.lake["forecasts"].Rows, res.lake["forecasts"].Files)
 
-	var days lastDays
-	if res.records, err = topicCounts(ctx, kc, topics, map[string]func(*kgo.Record){topics.FeaturesDaily: days.add}); err != nil {
+	var days collected[schemas.DailyFeatures, *schemas.DailyFeatures]
+	var errs collected[schemas.ForecastError, *schemas.ForecastError]
+	if res.records, err = topicCounts(ctx, kc, topics, map[string]func(*kgo.Record){topics.FeaturesDaily: days.add,
+		topics.ErrorsChampion: errs.add, topics.ErrorsChallenger: errs.add}); err != nil {
 		return nil, err
 	}
-	if res.lastDays, err = days.windows(); err != nil {
+	if err := cmp.Or(days.err, errs.err); err != nil {
 		return nil, err
 	}
+	res.lastDays = lastDays(days.list)
+	res.windows = monitor.WindowValues(errs.list, demoWindowHours)
 	res.elapsed = time.Since(start)
 	return res, nil
 }
@@ -351,38 +359,42 @@ func topicCounts(ctx context.Context, kc kafka.Config, t schemas.TopicSet, visit
 	return out, nil
 }
 
-// lastDays keeps each region's latest daily window of the records of the
-// daily features topic it is shown.
-type lastDays struct {
-	byRegion map[string]schemas.DailyFeatures
-	err      error // the first record that did not decode
+// collected decodes the records of the topics it is shown.
+type collected[T any, PT interface {
+	*T
+	schemas.Value
+}] struct {
+	list []T
+	err  error // the first record that did not decode
 }
 
-func (l *lastDays) add(r *kgo.Record) {
-	var d schemas.DailyFeatures
-	if err := schemas.Decode(r.Value, &d); err != nil {
-		l.err = cmp.Or(l.err, fmt.Errorf("demo: %s offset %d: %w", r.Topic, r.Offset, err))
+func (c *collected[T, PT]) add(r *kgo.Record) {
+	var v T
+	if err := schemas.Decode(r.Value, PT(&v)); err != nil {
+		c.err = cmp.Or(c.err, fmt.Errorf("demo: %s offset %d: %w", r.Topic, r.Offset, err))
 		return
 	}
-	if l.byRegion == nil {
-		l.byRegion = map[string]schemas.DailyFeatures{}
-	}
-	if d.End.After(l.byRegion[d.Region].End) {
-		l.byRegion[d.Region] = d
-	}
+	c.list = append(c.list, v)
 }
 
-// windows returns the latest window of each region, by region.
-func (l *lastDays) windows() ([]schemas.DailyFeatures, error) {
-	if l.err != nil {
-		return nil, l.err
+// lastDays returns each region's latest daily window, by region.
+func lastDays(days []schemas.DailyFeatures) []schemas.DailyFeatures {
+	byRegion := map[string]schemas.DailyFeatures{}
+	for _, d := range days {
+		if d.End.After(byRegion[d.Region].End) {
+			byRegion[d.Region] = d
+		}
 	}
-	out := make([]schemas.DailyFeatures, 0, len(l.byRegion))
-	for _, r := range sortedKeys(l.byRegion) {
-		out = append(out, l.byRegion[r])
+	out := make([]schemas.DailyFeatures, 0, len(byRegion))
+	for _, r := range sortedKeys(byRegion) {
+		out = append(out, byRegion[r])
 	}
-	return out, nil
+	return out
 }
+
+// demoWindowHours is the window the summary values forecasts by: a home
+// battery's charge, say.
+const demoWindowHours = 3
 
 // countRecords counts the records a read_committed consumer sees on topic.
 func countRecords(ctx context.Context, kc kafka.Config, topic string) (int64, error) {
@@ -425,6 +437,18 @@ func printSummary(w io.Writer, r *demoResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.3f\t%.3f\t\n", a.Region, from, a.ModelID, a.Role, a.N, a.MAE(), a.RMAE())
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\nthe cheapest %d hours of each held-out day, as each forecast saw them: what they cost at the actual prices\n", demoWindowHours)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "region\tmodel\trole\tdays\tday mean\tbest window\tmodel's window\tsaving captured\tweekly naive's\t")
+	for _, v := range r.windows {
+		naive := "-"
+		if v.NaiveDays == v.Days {
+			naive = fmt.Sprintf("%.0f%%", 100*v.NaiveCapture())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.0f%%\t%s\t\n", v.Region, v.ModelID, v.Role, v.Days, v.DayMean, v.Best, v.Model,
+			100*v.Capture(), naive)
+	}
+	tw.Flush()
 	fmt.Fprintf(w, "\nthe last delivery day of each region (its daily window: features.daily topic, features_daily table; local times)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "region\tday\thours\tmean\tcheapest\t\tdearest\t\tpeak - off-peak\tunit\t")
@@ -440,6 +464,7 @@ func printSummary(w io.Writer, r *demoResult) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nrMAE is MAE over the weekly naive forecast's MAE (the price 168 h earlier) on the same hours: below 1 beats it.\n")
+	fmt.Fprintf(w, "Saving captured is (day mean - model's window) / (day mean - best window): 100%% is the cheapest window every day, 0%% a random one.\n")
 	fmt.Fprintf(w, "Broker %s (embedded unless --brokers was set); topics prefixed %q.\n", strings.Join(r.brokers, ","), r.topics.Prefix)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/monitor"
 	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/replay"
@@ -165,6 +166,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		}
 	}
 	nErr := 0
+	var errs []schemas.ForecastError
 	for _, topic := range []string{topics.ErrorsChampion, topics.ErrorsChallenger} {
 		for _, r := range readTopic(t, kc, topic) {
 			var e schemas.ForecastError
@@ -183,10 +185,30 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 				t.Fatalf("error record %+v does not match its forecast and the actual price %v", e, a)
 			}
 			nErr++
+			errs = append(errs, e)
 		}
 	}
 	if nErr == 0 || int64(nErr) != res.scorer.Errors {
 		t.Fatalf("%d error records on the topics, scorer counted %d", nErr, res.scorer.Errors)
+	}
+
+	// The summary's window values are those of the error topics, a row per
+	// region and model, each day's best window no dearer than the model's
+	// pick or the day's mean; the weekly naive model's pick is the naive
+	// reference's own.
+	if want := monitor.WindowValues(errs, demoWindowHours); !reflect.DeepEqual(res.windows, want) {
+		t.Errorf("summary's window values %+v, the error topics give %+v", res.windows, want)
+	}
+	if len(res.windows) != 2*len(res.models) {
+		t.Errorf("%d window rows, want one per region and model (%d models)", len(res.windows), len(res.models))
+	}
+	for _, v := range res.windows {
+		if v.Days == 0 || v.Best > v.Model+1e-9 || v.Best > v.DayMean+1e-9 || v.NaiveDays != v.Days {
+			t.Errorf("window values %+v: want days, best <= model's window and day mean, a naive reference every day", v)
+		}
+		if v.ModelID == "naive-weekly" && math.Abs(v.Model-v.Naive) > 1e-9 {
+			t.Errorf("the weekly naive model's window is worth %v, the naive reference's %v", v.Model, v.Naive)
+		}
 	}
 }
 

@@ -50,6 +50,7 @@ type Forecasts interface {
 // Accuracy is what the API needs of the scored hours.
 type Accuracy interface {
 	Rows(q monitor.Query) []monitor.Row
+	WindowValues(window time.Duration, n int) []monitor.WindowValue
 	Series(region string, window time.Duration) []monitor.SeriesPoint
 	Bands() monitor.Bands
 }
@@ -85,6 +86,7 @@ func Routes() []Route {
 		{"GET", "/api/v1/forecasts/{region}"},
 		{"GET", "/api/v1/forecasts/{region}/windows"},
 		{"GET", "/api/v1/accuracy"},
+		{"GET", "/api/v1/accuracy/windows"},
 		{"GET", "/api/v1/models"},
 		{"GET", "/api/v1/series/{region}"},
 		{"GET", "/openapi.json"},
@@ -108,6 +110,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /api/v1/forecasts/{region}", s.forecast)
 	mux.HandleFunc("GET /api/v1/forecasts/{region}/windows", s.windows)
 	mux.HandleFunc("GET /api/v1/accuracy", s.accuracy)
+	mux.HandleFunc("GET /api/v1/accuracy/windows", s.windowValues)
 	mux.HandleFunc("GET /api/v1/models", s.models)
 	mux.HandleFunc("GET /api/v1/series/{region}", s.series)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -327,27 +330,15 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 			out.Forecasts = append(out.Forecasts, ForecastRef{f.ModelID, f.ModelVersion, f.IssueTime, f.LocalDate})
 		}
 	}
-	run := 0 // consecutive hours ending at i
-	for i, h := range hours {
-		if i > 0 && !h.Equal(hours[i-1].Add(time.Hour)) {
-			run = 0
-		}
-		if run++; run < n {
-			continue
-		}
-		// Summed afresh (at most 24 values): equal windows get equal
-		// means, so the earliest of them wins.
+	window := func(i int) *Window {
 		var sum float64
-		for _, v := range values[i-n+1 : i+1] {
+		for _, v := range values[i : i+n] {
 			sum += v
 		}
-		w := &Window{Start: hours[i-n+1], End: h.Add(time.Hour), Mean: sum / float64(n)}
-		if out.Cheapest == nil || w.Mean < out.Cheapest.Mean {
-			out.Cheapest = w
-		}
-		if out.Priciest == nil || w.Mean > out.Priciest.Mean {
-			out.Priciest = w
-		}
+		return &Window{Start: hours[i], End: hours[i+n-1].Add(time.Hour), Mean: sum / float64(n)}
+	}
+	if lo, hi := monitor.Runs(hours, values, n); lo >= 0 {
+		out.Cheapest, out.Priciest = window(lo), window(hi)
 	}
 	if out.Cheapest != nil {
 		d := out.Priciest.Mean - out.Cheapest.Mean
@@ -392,6 +383,54 @@ func (s *server) windows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n))
+}
+
+// WindowValueRow is what following one model's forecasts was worth to a
+// load of Hours hours a day in one region (monitor.WindowValue).
+type WindowValueRow struct {
+	Region       string  `json:"region"`
+	ModelID      string  `json:"model_id"`
+	ModelVersion string  `json:"model_version"`
+	Role         string  `json:"role"`
+	Days         int     `json:"days"`
+	DayMean      float64 `json:"day_mean"`
+	Best         float64 `json:"best"`
+	Model        float64 `json:"model"`
+	Capture      num     `json:"capture"`
+	NaiveDays    int     `json:"naive_days"`
+	Naive        num     `json:"naive"`
+	NaiveCapture num     `json:"naive_capture"`
+}
+
+// WindowValueReport is the window values over the last WindowDays.
+type WindowValueReport struct {
+	WindowDays int              `json:"window_days"`
+	Hours      int              `json:"hours"`
+	Rows       []WindowValueRow `json:"rows"`
+}
+
+func (s *server) windowValues(w http.ResponseWriter, r *http.Request) {
+	days, err := intParam(r, "days", 30, 1, 365)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	n, err := intParam(r, "hours", 3, 1, 24)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	out := WindowValueReport{WindowDays: days, Hours: n, Rows: []WindowValueRow{}}
+	for _, v := range s.cfg.Accuracy.WindowValues(time.Duration(days)*24*time.Hour, n) {
+		row := WindowValueRow{Region: v.Region, ModelID: v.ModelID, ModelVersion: v.ModelVersion, Role: v.Role, Days: v.Days,
+			DayMean: v.DayMean, Best: v.Best, Model: v.Model, Capture: num(v.Capture()), NaiveDays: v.NaiveDays,
+			Naive: num(math.NaN()), NaiveCapture: num(math.NaN())}
+		if v.NaiveDays > 0 {
+			row.Naive, row.NaiveCapture = num(v.Naive), num(v.NaiveCapture())
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // AccuracyRow is one model's accuracy in one region and horizon band.

@@ -174,6 +174,10 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{"/api/v1/accuracy", "/api/v1/accuracy", 200},
 		{"/api/v1/accuracy", "/api/v1/accuracy?days=3&region=FI&model=gru", 200},
 		{"/api/v1/accuracy", "/api/v1/accuracy?days=0", 400},
+		{"/api/v1/accuracy/windows", "/api/v1/accuracy/windows", 200},
+		{"/api/v1/accuracy/windows", "/api/v1/accuracy/windows?days=2&hours=24", 200},
+		{"/api/v1/accuracy/windows", "/api/v1/accuracy/windows?hours=0", 400},
+		{"/api/v1/accuracy/windows", "/api/v1/accuracy/windows?days=400", 400},
 		{"/api/v1/models", "/api/v1/models", 200},
 		{"/api/v1/series/{region}", "/api/v1/series/FI?days=2", 200},
 		{"/api/v1/series/{region}", "/api/v1/series/GB-A", 200},
@@ -538,5 +542,41 @@ func TestForecastWindows(t *testing.T) {
 				t.Errorf("spread %v, want %v", got.Spread, tt.want.dearMean-tt.want.cheapMean)
 			}
 		})
+	}
+}
+
+// The window values are the monitor's over the fixture's scored days, a
+// row per model, with the weekly naive reference; the window and length
+// follow the query.
+func TestWindowValuesRoute(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	for _, q := range []struct {
+		url         string
+		days, hours int
+	}{{"/api/v1/accuracy/windows", 30, 3}, {"/api/v1/accuracy/windows?days=3&hours=5", 3, 5}} {
+		status, body := get(t, fx.srv.URL+q.url)
+		if status != 200 {
+			t.Fatalf("%s: status %d: %s", q.url, status, body)
+		}
+		var rep WindowValueReport
+		if err := json.Unmarshal(body, &rep); err != nil {
+			t.Fatal(err)
+		}
+		want := fx.acc.WindowValues(time.Duration(q.days)*24*time.Hour, q.hours)
+		if rep.WindowDays != q.days || rep.Hours != q.hours || len(rep.Rows) != len(want) || len(want) != 2 {
+			t.Fatalf("%s: %d days, %d hours, %d rows; want %d, %d, %d (two models)", q.url, rep.WindowDays, rep.Hours, len(rep.Rows), q.days, q.hours, len(want))
+		}
+		for i, r := range rep.Rows {
+			v := want[i]
+			if r.ModelID != v.ModelID || r.Days != v.Days || r.Model != v.Model || float64(r.Capture) != v.Capture() ||
+				r.NaiveDays != v.NaiveDays || float64(r.NaiveCapture) != v.NaiveCapture() {
+				t.Errorf("%s: row %+v, the monitor's %+v", q.url, r, v)
+			}
+		}
+		// Seven scored days in the fixture; three in a 3-day window.
+		if wantDays := min(q.days, 7); rep.Rows[0].Days != wantDays {
+			t.Errorf("%s: %d days scored, want %d", q.url, rep.Rows[0].Days, wantDays)
+		}
 	}
 }
