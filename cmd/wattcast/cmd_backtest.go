@@ -50,6 +50,7 @@ func backtestCommand() *command {
 				recalGRU   = fs.Int("recalibrate-gru", 91, "refit the GRU every N days (warm start)")
 				seed       = fs.Uint64("seed", 1, "random seed of every fit")
 				hourly     = fs.Bool("hourly", false, "also print MAE and rMAE per hour of day")
+				window     = fs.Int("window-hours", 3, "the load whose decision value is reported (capNh): each day, the model's cheapest N hours in a row priced at the actual prices")
 				jsonOut    = fs.String("json", "", "write the full result (metrics per hour, intervals, timings) to this JSON file")
 			)
 			fs.Var(&known, "known-ahead", "without --mapping/--preset: comma-separated forecast columns (usable for the hour they forecast)")
@@ -110,7 +111,7 @@ func backtestCommand() *command {
 				res, err := backtest.Run(rc, rows, specs, backtest.Config{
 					TestStart: *testStart, TestEnd: *testEnd, RecalibrateEvery: *recal,
 					RecalibrateKind: map[string]int{models.KindGRU: *recalGRU}, WarmStart: true,
-					Seed: *seed, Progress: rc.out, Log: rc.log,
+					Seed: *seed, WindowHours: *window, Progress: rc.out, Log: rc.log,
 				})
 				if err != nil {
 					return err

@@ -46,7 +46,7 @@ func TestBacktestCommandOnShippedCSV(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "res.json")
 	log, err := runWithArgs(t, backtestCommand(), "--data", "../../training/testdata/entsoe_FI_2021H1.csv.gz", "--preset", "entsoe-FI",
 		"--zone", "Europe/Helsinki", "--country", "FI", "--test-start", "2021-06-01", "--test-end", "2021-06-14",
-		"--models", "naive-weekly,naive-standard,lear", "--json", out)
+		"--models", "naive-weekly,naive-standard,lear", "--window-hours", "4", "--json", out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
 	}
@@ -67,6 +67,11 @@ func TestBacktestCommandOnShippedCSV(t *testing.T) {
 	}
 	if !strings.Contains(log, "feature rows") {
 		t.Errorf("no progress report:\n%s", log)
+	}
+	for _, m := range res.Models {
+		if m.Window.Hours != 4 || m.Window.Days != 14 || m.Window.Model < m.Window.Best {
+			t.Errorf("%s: window value %+v; want 4 hours over 14 days", m.Name, m.Window)
+		}
 	}
 }
 

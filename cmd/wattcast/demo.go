@@ -442,8 +442,8 @@ func printSummary(w io.Writer, r *demoResult) {
 	fmt.Fprintln(tw, "region\tmodel\trole\tdays\tday mean\tbest window\tmodel's window\tsaving captured\tweekly naive's\t")
 	for _, v := range r.windows {
 		naive := "-"
-		if v.NaiveDays == v.Days {
-			naive = fmt.Sprintf("%.0f%%", 100*v.NaiveCapture())
+		if v.Naive.Days == v.Days {
+			naive = fmt.Sprintf("%.0f%%", 100*v.Naive.Capture())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.0f%%\t%s\t\n", v.Region, v.ModelID, v.Role, v.Days, v.DayMean, v.Best, v.Model,
 			100*v.Capture(), naive)

@@ -203,11 +203,11 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 		t.Errorf("%d window rows, want one per region and model (%d models)", len(res.windows), len(res.models))
 	}
 	for _, v := range res.windows {
-		if v.Days == 0 || v.Best > v.Model+1e-9 || v.Best > v.DayMean+1e-9 || v.NaiveDays != v.Days {
+		if v.Days == 0 || v.Best > v.Model+1e-9 || v.Best > v.DayMean+1e-9 || v.Naive.Days != v.Days {
 			t.Errorf("window values %+v: want days, best <= model's window and day mean, a naive reference every day", v)
 		}
-		if v.ModelID == "naive-weekly" && math.Abs(v.Model-v.Naive) > 1e-9 {
-			t.Errorf("the weekly naive model's window is worth %v, the naive reference's %v", v.Model, v.Naive)
+		if v.ModelID == "naive-weekly" && math.Abs(v.Model-v.Naive.Model) > 1e-9 {
+			t.Errorf("the weekly naive model's window is worth %v, the naive reference's %v", v.Model, v.Naive.Model)
 		}
 	}
 }

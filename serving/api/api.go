@@ -27,6 +27,7 @@ import (
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/serving/monitor"
+	"github.com/wattcast/wattcast/training/decision"
 )
 
 //go:embed openapi.json
@@ -331,13 +332,9 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 		}
 	}
 	window := func(i int) *Window {
-		var sum float64
-		for _, v := range values[i : i+n] {
-			sum += v
-		}
-		return &Window{Start: hours[i], End: hours[i+n-1].Add(time.Hour), Mean: sum / float64(n)}
+		return &Window{Start: hours[i], End: hours[i+n-1].Add(time.Hour), Mean: decision.Mean(values[i : i+n])}
 	}
-	if lo, hi := monitor.Runs(hours, values, n); lo >= 0 {
+	if lo, hi := decision.Runs(hours, values, n); lo >= 0 {
 		out.Cheapest, out.Priciest = window(lo), window(hi)
 	}
 	if out.Cheapest != nil {
@@ -423,10 +420,10 @@ func (s *server) windowValues(w http.ResponseWriter, r *http.Request) {
 	out := WindowValueReport{WindowDays: days, Hours: n, Rows: []WindowValueRow{}}
 	for _, v := range s.cfg.Accuracy.WindowValues(time.Duration(days)*24*time.Hour, n) {
 		row := WindowValueRow{Region: v.Region, ModelID: v.ModelID, ModelVersion: v.ModelVersion, Role: v.Role, Days: v.Days,
-			DayMean: v.DayMean, Best: v.Best, Model: v.Model, Capture: num(v.Capture()), NaiveDays: v.NaiveDays,
+			DayMean: v.DayMean, Best: v.Best, Model: v.Model, Capture: num(v.Capture()), NaiveDays: v.Naive.Days,
 			Naive: num(math.NaN()), NaiveCapture: num(math.NaN())}
-		if v.NaiveDays > 0 {
-			row.Naive, row.NaiveCapture = num(v.Naive), num(v.NaiveCapture())
+		if v.Naive.Days > 0 {
+			row.Naive, row.NaiveCapture = num(v.Naive.Model), num(v.Naive.Capture())
 		}
 		out.Rows = append(out.Rows, row)
 	}

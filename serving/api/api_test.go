@@ -570,7 +570,7 @@ func TestWindowValuesRoute(t *testing.T) {
 		for i, r := range rep.Rows {
 			v := want[i]
 			if r.ModelID != v.ModelID || r.Days != v.Days || r.Model != v.Model || float64(r.Capture) != v.Capture() ||
-				r.NaiveDays != v.NaiveDays || float64(r.NaiveCapture) != v.NaiveCapture() {
+				r.NaiveDays != v.Naive.Days || float64(r.NaiveCapture) != v.Naive.Capture() {
 				t.Errorf("%s: row %+v, the monitor's %+v", q.url, r, v)
 			}
 		}

@@ -83,13 +83,13 @@ func TestWindowValues(t *testing.T) {
 				t.Fatalf("%d rows, want 1: %+v", len(got), got)
 			}
 			w := got[0]
-			if w.Days != tt.days || w.NaiveDays != tt.naiveDays || w.Hours != 3 || w.Region != "FI" || w.ModelID != "a" {
+			if w.Days != tt.days || w.Naive.Days != tt.naiveDays || w.Hours != 3 || w.Region != "FI" || w.ModelID != "a" {
 				t.Errorf("row %+v: want %d days, %d with the naive forecast", w, tt.days, tt.naiveDays)
 			}
 			if math.Abs(w.Model-tt.model) > 1e-9 || math.Abs(w.Capture()-tt.capture) > 1e-9 {
 				t.Errorf("model's window %v, capture %v; want %v, %v", w.Model, w.Capture(), tt.model, tt.capture)
 			}
-			if nc := w.NaiveCapture(); !(math.IsNaN(tt.naiveCapt) && math.IsNaN(nc)) && math.Abs(nc-tt.naiveCapt) > 1e-9 {
+			if nc := w.Naive.Capture(); !(math.IsNaN(tt.naiveCapt) && math.IsNaN(nc)) && math.Abs(nc-tt.naiveCapt) > 1e-9 {
 				t.Errorf("naive capture %v, want %v", nc, tt.naiveCapt)
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/training/decision"
 	"github.com/wattcast/wattcast/training/models"
 	"github.com/wattcast/wattcast/training/progress"
 )
@@ -37,6 +38,11 @@ type Config struct {
 	CalibrationDays int
 	// Levels are the central prediction-interval levels; default 0.5, 0.8, 0.9.
 	Levels []float64
+	// WindowHours is the load the decision value is measured for: each
+	// day, the model's cheapest run of that many hours priced at the
+	// actual prices (package decision); default 3, a home battery's
+	// charge.
+	WindowHours int
 	// Seed seeds every fit (fit k of a model uses Seed + k).
 	Seed uint64
 	// Progress, when set, gets a progress bar per model.
@@ -54,6 +60,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Levels) == 0 {
 		c.Levels = []float64{0.5, 0.8, 0.9}
+	}
+	if c.WindowHours == 0 {
+		c.WindowHours = 3
+	}
+	if c.WindowHours < 0 || c.WindowHours > 24 {
+		return c, fmt.Errorf("backtest: window of %d hours: want 1 to 24", c.WindowHours)
 	}
 	if c.RecalibrateEvery < 0 || c.CalibrationDays < 0 || c.TrainWindowDays < 0 {
 		return c, errors.New("backtest: recalibration, calibration and window days must not be negative")
@@ -97,6 +109,9 @@ type ModelResult struct {
 	ByHour  [models.Slots]Metrics `json:"by_hour"`
 	// Intervals are the conformal intervals' measured coverage.
 	Intervals []Interval `json:"intervals"`
+	// Window is what following the model's cheapest Config.WindowHours
+	// hours each test day was worth at the actual prices.
+	Window decision.Value `json:"window"`
 	// Calibration is the conformal state at the end of the run: the
 	// residuals a live forecast would use next.
 	Calibration *models.Conformal `json:"calibration,omitempty"`
@@ -303,10 +318,12 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 		width  []float64
 		unb    []int
 		n      int
+		window decision.Tally
 	}
 	accs := map[string]*modelAcc{}
 	for name := range fc {
-		a := &modelAcc{cal: models.Conformal{Window: cfg.CalibrationDays}, cov: make([]int, len(cfg.Levels)), width: make([]float64, len(cfg.Levels)), unb: make([]int, len(cfg.Levels))}
+		a := &modelAcc{cal: models.Conformal{Window: cfg.CalibrationDays}, cov: make([]int, len(cfg.Levels)), width: make([]float64, len(cfg.Levels)), unb: make([]int, len(cfg.Levels)),
+			window: decision.Tally{Hours: cfg.WindowHours}}
 		accs[name] = a
 	}
 	naive := fc[naiveName]
@@ -362,6 +379,11 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 			}
 			if test {
 				results[name].Errors = append(results[name].Errors, errs)
+				hours, actual := make([]time.Time, len(d.rows)), make([]float64, len(d.rows))
+				for j, r := range d.rows {
+					hours[j], actual[j] = r.Hour, *r.Price
+				}
+				a.window.Add(hours, f[k].pred, actual)
 			}
 		}
 	}
@@ -386,6 +408,7 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 			}
 			mr.Intervals = append(mr.Intervals, iv)
 		}
+		mr.Window = a.window.Value()
 		cal := a.cal
 		mr.Calibration = &cal
 		res.Models = append(res.Models, *mr)

@@ -5,12 +5,14 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/csvimport"
 	"github.com/wattcast/wattcast/training/backtest"
 	"github.com/wattcast/wattcast/training/dataset"
+	"github.com/wattcast/wattcast/training/decision"
 	"github.com/wattcast/wattcast/training/models"
 )
 
@@ -72,6 +74,24 @@ func TestRunScoresEveryModelOnTheSameHours(t *testing.T) {
 	if math.Abs(naive.Overall.MAE-sum/float64(n)) > 1e-9 {
 		t.Errorf("weekly naive MAE %v; hand-computed %v", naive.Overall.MAE, sum/float64(n))
 	}
+	// And its decision value: each test day, the 3 hours in a row that a
+	// week earlier were the cheapest, priced at the day's prices.
+	tally := decision.Tally{Hours: 3}
+	var hours []time.Time
+	var fc, act []float64
+	for i, r := range rows {
+		if r.LocalDate >= "2021-06-01" && r.LocalDate <= "2021-06-21" {
+			hours, fc, act = append(hours, r.Hour), append(fc, byHour[r.Hour.Unix()-168*3600]), append(act, *r.Price)
+			if i+1 == len(rows) || rows[i+1].LocalDate != r.LocalDate {
+				tally.Add(hours, fc, act)
+				hours, fc, act = nil, nil, nil
+			}
+		}
+	}
+	if want := tally.Value(); naive.Window.Days != 21 || math.Abs(naive.Window.Model-want.Model) > 1e-9 ||
+		math.Abs(naive.Window.Best-want.Best) > 1e-9 || math.Abs(naive.Window.DayMean-want.DayMean) > 1e-9 {
+		t.Errorf("weekly naive window value %+v; hand-computed %+v", naive.Window, want)
+	}
 	lear := res.Model(models.KindLEAR)
 	// 28 warm-up days + 21 test days, refitted every 7: 7 fits.
 	if lear.Fits != 7 {
@@ -100,6 +120,11 @@ func TestRunScoresEveryModelOnTheSameHours(t *testing.T) {
 		if hours != m.Overall.N {
 			t.Errorf("%s: per-hour counts sum to %d, overall %d", m.Name, hours, m.Overall.N)
 		}
+		// The same days and so the same best windows for every model, and
+		// none does better than the best.
+		if w := m.Window; w.Days != 21 || w.Hours != 3 || w.Best != naive.Window.Best || w.Model < w.Best || w.Capture() > 1 {
+			t.Errorf("%s: window value %+v (capture %v); want 21 days and the weekly naive's best, %v", m.Name, w, w.Capture(), naive.Window.Best)
+		}
 	}
 }
 
@@ -115,6 +140,7 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{"end before start", rows, backtest.Config{TestStart: "2021-06-10", TestEnd: "2021-06-01"}},
 		{"too little history", rows, backtest.Config{TestStart: "2021-01-10", TestEnd: "2021-01-20"}},
 		{"bad date", rows, backtest.Config{TestStart: "June", TestEnd: "2021-06-01"}},
+		{"a window longer than a day", rows, backtest.Config{TestStart: "2021-06-01", TestEnd: "2021-06-21", WindowHours: 25}},
 	} {
 		if _, err := backtest.Run(context.Background(), tc.rows, []models.Spec{{Kind: models.KindNaiveWeekly}}, tc.cfg); err == nil {
 			t.Errorf("%s: no error", tc.name)

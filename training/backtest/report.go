@@ -10,7 +10,9 @@ import (
 )
 
 // WriteTable prints the overall metrics of every model, with interval
-// coverage and timings, as an aligned text table.
+// coverage, the decision value of its cheapest window (capNh: the share of
+// the possible saving a load of N hours a day got by following it) and
+// timings, as an aligned text table.
 func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintf(w, "%s %s (%s), %d test days %s..%s", r.Region, r.Market, r.Unit, len(r.Days), r.From, r.To)
 	if len(r.Skipped) > 0 {
@@ -24,6 +26,9 @@ func WriteTable(w io.Writer, r *Result) error {
 			hdr += fmt.Sprintf("cov%.0f\t", 100*iv.Level)
 		}
 	}
+	if len(r.Models) > 0 {
+		hdr += fmt.Sprintf("cap%dh\t", r.Models[0].Window.Hours)
+	}
 	hdr += "fits\tfit s\tepoch s\tpredict ms\t"
 	fmt.Fprintln(tw, hdr)
 	for _, m := range r.Models {
@@ -32,6 +37,7 @@ func WriteTable(w io.Writer, r *Result) error {
 		for _, iv := range m.Intervals {
 			line += fmt.Sprintf("%.3f\t", iv.Coverage)
 		}
+		line += fmt.Sprintf("%.3f\t", m.Window.Capture())
 		ep := "-"
 		if m.EpochTime > 0 {
 			ep = fmt.Sprintf("%.2f", m.EpochTime.Seconds())
