@@ -24,6 +24,7 @@ import (
 
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/training/backtest"
+	"github.com/wattcast/wattcast/training/decision"
 	"github.com/wattcast/wattcast/training/models"
 	"github.com/wattcast/wattcast/training/progress"
 	"github.com/wattcast/wattcast/training/registry"
@@ -301,7 +302,8 @@ func widen(w registry.Window, from, to string) registry.Window {
 // summarise pools a model's per-region backtests: MAE, RMSE and sMAPE
 // weighted by hours, rMAE as total absolute error over the weekly naive's.
 func summarise(name string, bts map[string]*backtest.Result, recal int) *registry.Backtest {
-	s := &registry.Backtest{RecalibrateEvery: recal, ByRegion: map[string]backtest.Metrics{}, Intervals: map[string][]backtest.Interval{}}
+	s := &registry.Backtest{RecalibrateEvery: recal, ByRegion: map[string]backtest.Metrics{}, Intervals: map[string][]backtest.Interval{},
+		Windows: map[string]decision.Value{}}
 	var n, abs, sq, smape, naive float64
 	for region, bt := range bts {
 		mr := bt.Model(name)
@@ -311,6 +313,7 @@ func summarise(name string, bts map[string]*backtest.Result, recal int) *registr
 		o := mr.Overall
 		s.ByRegion[region] = o
 		s.Intervals[region] = mr.Intervals
+		s.Windows[region] = mr.Window
 		if s.From == "" || bt.From < s.From {
 			s.From = bt.From
 		}

@@ -97,6 +97,12 @@ func TestTrainRegistersAndBootstrapsStages(t *testing.T) {
 		c.CodeVersion != "test" || c.TrainingWindow.From == "" || len(c.Features) == 0 || c.Calibration["FI"] == nil {
 		t.Errorf("card lineage incomplete: %+v", c)
 	}
+	// The card keeps each region's decision value from the backtest.
+	for region, m := range c.Backtest.ByRegion {
+		if w := c.Backtest.Windows[region]; w.Hours != 3 || w.Days == 0 || w.Days*23 > m.N || w.Days*25 < m.N || w.Model < w.Best {
+			t.Errorf("card's window value in %s: %+v over %d scored hours", region, w, m.N)
+		}
+	}
 	// The stored model forecasts like a model: one value per target row.
 	m, err := reg.Model(ctx, c)
 	if err != nil {

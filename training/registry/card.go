@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wattcast/wattcast/training/backtest"
+	"github.com/wattcast/wattcast/training/decision"
 	"github.com/wattcast/wattcast/training/models"
 )
 
@@ -74,6 +75,9 @@ type Backtest struct {
 	Overall   backtest.Metrics               `json:"overall"`
 	ByRegion  map[string]backtest.Metrics    `json:"by_region"`
 	Intervals map[string][]backtest.Interval `json:"intervals,omitempty"`
+	// Windows is, per region, what following the model's cheapest window
+	// each day was worth at the actual prices (package decision).
+	Windows map[string]decision.Value `json:"windows,omitempty"`
 }
 
 // OffsetsFromFiles derives Kafka offset ranges from lake file names, which
