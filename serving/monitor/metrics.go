@@ -25,6 +25,8 @@ const (
 	MetricRollingCoverage = "wattcast_rolling_interval_coverage"
 	MetricRollingHours    = "wattcast_rolling_hours"
 	MetricIntervalLevel   = "wattcast_interval_level"
+	MetricRollingCapture  = "wattcast_rolling_window_capture"
+	MetricRollingCaptureN = "wattcast_rolling_window_capture_naive"
 	MetricLatestHour      = "wattcast_latest_scored_hour_timestamp_seconds"
 	MetricMonitorRejected = "wattcast_monitor_rejected_total"
 	MetricEmitted         = "wattcast_scorer_forecasts_emitted_total"
@@ -48,8 +50,12 @@ type Collector struct {
 	m       *Monitor
 	windows []time.Duration
 
-	forecasts, errs, mae, rmae, cov, hours, level, latest, rejected *prometheus.Desc
+	forecasts, errs, mae, rmae, cov, hours, level, latest, rejected, capture, captureNaive *prometheus.Desc
 }
+
+// CaptureHours is the load the exported decision value is measured for:
+// a home battery's three-hour charge (WindowValues).
+const CaptureHours = 3
 
 // NewCollector exports m with rolling gauges for each window (default 7 and
 // 30 days).
@@ -69,12 +75,16 @@ func NewCollector(m *Monitor, windows ...time.Duration) *Collector {
 		level:    prometheus.NewDesc(MetricIntervalLevel, "Nominal level of the model's prediction interval (compare with the coverage).", modelLabels, nil),
 		latest:   prometheus.NewDesc(MetricLatestHour, "Latest scored hour of the region (the end of its rolling windows), as a Unix time.", []string{"region"}, nil),
 		rejected: prometheus.NewDesc(MetricMonitorRejected, "Records the monitor could not decode, per reason.", []string{"reason"}, nil),
+		capture: prometheus.NewDesc(MetricRollingCapture, "Share of the possible saving a load of `hours` hours a day got by following the model's cheapest window, over the window: (day mean - model's window) / (day mean - best window) at the actual prices.",
+			append(slices.Clone(modelLabels), "window", "hours"), nil),
+		captureNaive: prometheus.NewDesc(MetricRollingCaptureN, "The same for the weekly naive forecast on the model's days: the reference.",
+			append(slices.Clone(modelLabels), "window", "hours"), nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.forecasts, c.errs, c.mae, c.rmae, c.cov, c.hours, c.level, c.latest, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.forecasts, c.errs, c.mae, c.rmae, c.cov, c.hours, c.level, c.latest, c.rejected, c.capture, c.captureNaive} {
 		ch <- d
 	}
 }
@@ -99,6 +109,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ch, c.hours, float64(r.N), lv)
 			if r.IntervalN > 0 {
 				levels[[4]string{r.Region, r.ModelID, r.Version, r.Role}] = r.Level
+			}
+		}
+	}
+	hl := strconv.Itoa(CaptureHours)
+	for _, w := range c.windows {
+		for _, v := range c.m.acc.WindowValues(w, CaptureHours) {
+			lv := []string{v.Region, v.ModelID, v.ModelVersion, v.Role, windowLabel(w), hl}
+			gauge(ch, c.capture, v.Capture(), lv)
+			if v.Naive.Days > 0 {
+				gauge(ch, c.captureNaive, v.Naive.Capture(), lv)
 			}
 		}
 	}

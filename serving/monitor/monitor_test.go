@@ -127,7 +127,7 @@ func TestMonitorReadsTheTopicsAndExportsMetrics(t *testing.T) {
 		recs = append(recs, &struct {
 			topic string
 			v     schemas.Value
-		}{topics.ErrorsChampion, errRec("FI", "m", schemas.RoleChampion, t0.Add(time.Duration(h)*time.Hour), 14+h, 50, 2, 4, 3)})
+		}{topics.ErrorsChampion, errRec("FI", "m", schemas.RoleChampion, t0.Add(time.Duration(h)*time.Hour), 14+h, float64(50+h%12), 2, 4, 3)})
 	}
 	for _, r := range recs {
 		rec, err := kafka.NewRecord(r.topic, "FI", r.v, "test")
@@ -173,6 +173,12 @@ func TestMonitorReadsTheTopicsAndExportsMetrics(t *testing.T) {
 	}
 	if _, ok := got[MetricRollingMAE+`{band="00-11h",model="m",region="FI",role="champion",version="1",window="7d"}`]; ok {
 		t.Error("a band with no hours is exported")
+	}
+	// The forecast is the price plus 2, the naive one plus 4: both pick
+	// the cheapest 3 hours, so both get all of the possible saving.
+	lv := `{hours="3",model="m",region="FI",role="champion",version="1",window="7d"}`
+	if got[MetricRollingCapture+lv] != 1 || got[MetricRollingCaptureN+lv] != 1 {
+		t.Errorf("window capture %v, naive %v; want 1 and 1", got[MetricRollingCapture+lv], got[MetricRollingCaptureN+lv])
 	}
 	if v := got[MetricForecasts+`{model="m",official="true",region="FI",role="champion",version="1"}`]; v != 1 {
 		t.Errorf("forecasts counter %v, want 1", v)
@@ -261,6 +267,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	exported := map[string]bool{}
 	for _, n := range []string{MetricForecasts, MetricErrors, MetricRollingMAE, MetricRollingRMAE, MetricRollingCoverage,
 		MetricRollingHours, MetricIntervalLevel, MetricLatestHour, MetricMonitorRejected, MetricEmitted, MetricErrorsEmitted,
+		MetricRollingCapture, MetricRollingCaptureN,
 		MetricModelFailures, MetricNoModel, MetricDeadLetters, MetricRecordsIn, MetricTransactions, MetricAborts,
 		MetricConsumerLag, MetricPredictions, MetricPredictSeconds + "_bucket",
 		catalog.MetricModelAge, catalog.MetricModelStage, catalog.MetricRefreshed} {
