@@ -509,6 +509,10 @@ type ModelInfo struct {
 	MAE30d       num        `json:"mae_30d"`
 	RMAE30d      num        `json:"rmae_30d"`
 	Coverage30d  num        `json:"coverage_30d"`
+	// Capture3h30d is the share of the possible saving a load of three
+	// hours a day got by following the version's cheapest window over the
+	// last 30 days, pooled over its regions (monitor.WindowValues).
+	Capture3h30d num `json:"capture_3h_30d"`
 }
 
 // ModelList is the leaderboard: the models by 30-day rMAE (then MAE),
@@ -529,6 +533,18 @@ func (s *server) models(w http.ResponseWriter, _ *http.Request) {
 	for _, x := range s.cfg.Accuracy.Rows(monitor.Query{Window: 30 * 24 * time.Hour, Pool: true}) {
 		acc[x.ModelID+"@"+x.Version] = x
 	}
+	// Pooled as total saving got over total saving possible, day-weighted.
+	type pool struct{ got, possible float64 }
+	caps := map[string]*pool{}
+	for _, v := range s.cfg.Accuracy.WindowValues(30*24*time.Hour, monitor.CaptureHours) {
+		k := v.ModelID + "@" + v.ModelVersion
+		if caps[k] == nil {
+			caps[k] = &pool{}
+		}
+		d := float64(v.Days)
+		caps[k].got += d * (v.DayMean - v.Model)
+		caps[k].possible += d * (v.DayMean - v.Best)
+	}
 	now := s.cfg.Now()
 	out := ModelList{Models: []ModelInfo{}}
 	for _, v := range s.cfg.Models.Versions() {
@@ -538,13 +554,16 @@ func (s *server) models(w http.ResponseWriter, _ *http.Request) {
 		}
 		m := ModelInfo{Regions: regions, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Stage: v.Stage,
 			StageSince: timePtr(v.StageSince), CreatedAt: timePtr(v.CreatedAt),
-			MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN())}
+			MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN()), Capture3h30d: num(math.NaN())}
 		if !v.CreatedAt.IsZero() {
 			age := now.Sub(v.CreatedAt).Seconds()
 			m.AgeSeconds = &age
 		}
 		if x, ok := acc[v.Key()]; ok {
 			m.Hours30d, m.MAE30d, m.RMAE30d, m.Coverage30d = x.N, num(x.MAE), num(x.RMAE), num(x.Coverage)
+		}
+		if p := caps[v.Key()]; p != nil {
+			m.Capture3h30d = num(p.got / p.possible)
 		}
 		out.Models = append(out.Models, m)
 	}

@@ -579,4 +579,41 @@ func TestWindowValuesRoute(t *testing.T) {
 			t.Errorf("%s: %d days scored, want %d", q.url, rep.Rows[0].Days, wantDays)
 		}
 	}
+
+	// The leaderboard pools the 30-day, 3-hour rows of each version: total
+	// saving got over total saving possible.
+	_, body := get(t, fx.srv.URL+"/api/v1/models")
+	var ml struct {
+		Models []struct {
+			ModelID      string   `json:"model_id"`
+			ModelVersion string   `json:"model_version"`
+			Capture3h30d *float64 `json:"capture_3h_30d"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(body, &ml); err != nil {
+		t.Fatal(err)
+	}
+	scored := 0
+	for _, m := range ml.Models {
+		var got, possible float64
+		for _, v := range fx.acc.WindowValues(30*24*time.Hour, 3) {
+			if v.ModelID == m.ModelID && v.ModelVersion == m.ModelVersion {
+				got += float64(v.Days) * (v.DayMean - v.Model)
+				possible += float64(v.Days) * (v.DayMean - v.Best)
+			}
+		}
+		if possible == 0 {
+			if m.Capture3h30d != nil {
+				t.Errorf("%s@%s: capture %v for a model never scored; want null", m.ModelID, m.ModelVersion, *m.Capture3h30d)
+			}
+			continue
+		}
+		scored++
+		if m.Capture3h30d == nil || math.Abs(*m.Capture3h30d-got/possible) > 1e-12 {
+			t.Errorf("%s@%s: leaderboard capture %v, pooled rows %v", m.ModelID, m.ModelVersion, m.Capture3h30d, got/possible)
+		}
+	}
+	if scored != 2 {
+		t.Errorf("%d scored models on the leaderboard, want 2", scored)
+	}
 }
