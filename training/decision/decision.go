@@ -6,7 +6,11 @@
 // and the live monitor (serving) both report it next to MAE.
 package decision
 
-import "time"
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
 
 // Runs finds, among hours (sorted, distinct) and their values, the run of
 // n consecutive hours with the lowest mean value and the one with the
@@ -57,6 +61,20 @@ type Value struct {
 	DayMean float64 `json:"day_mean"`
 	Best    float64 `json:"best"`
 	Model   float64 `json:"model"`
+}
+
+// MarshalJSON writes the Value with its Capture ("capture", null when
+// undefined), so that a model card or a backtest result shows it.
+func (v Value) MarshalJSON() ([]byte, error) {
+	type plain Value // without this method
+	var c *float64
+	if x := v.Capture(); !math.IsNaN(x) && !math.IsInf(x, 0) {
+		c = &x
+	}
+	return json.Marshal(struct {
+		plain
+		Capture *float64 `json:"capture"`
+	}{plain(v), c})
 }
 
 // Capture is the share of the possible saving the forecast's window got:

@@ -1,7 +1,9 @@
 package decision
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -87,5 +89,29 @@ func TestTally(t *testing.T) {
 	}
 	if v := (&Tally{Hours: 2}).Value(); v.Days != 0 || !math.IsNaN(v.Capture()) {
 		t.Errorf("an empty tally: %+v, capture %v; want no days and a NaN capture", v, v.Capture())
+	}
+}
+
+// The JSON of a Value carries its capture, and reads back as the Value.
+func TestValueJSON(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		v    Value
+		want string
+	}{
+		{Value{Hours: 3, Days: 2, DayMean: 5, Best: 1, Model: 2}, `"capture":0.75`},
+		{Value{Hours: 3}, `"capture":null`},
+	} {
+		b, err := json.Marshal(tt.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), tt.want) || !strings.Contains(string(b), `"day_mean":`) {
+			t.Errorf("%+v encodes as %s; want %s among its fields", tt.v, b, tt.want)
+		}
+		var back Value
+		if err := json.Unmarshal(b, &back); err != nil || back != tt.v {
+			t.Errorf("%s reads back as %+v (%v); want %+v", b, back, err, tt.v)
+		}
 	}
 }
