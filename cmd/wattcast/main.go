@@ -27,6 +27,7 @@ func commands() []*command {
 		processCommand(),
 		trainCommand(),
 		scoreCommand(),
+		forecastCommand(),
 		backtestCommand(),
 		modelsCommand(),
 		queryCommand(),

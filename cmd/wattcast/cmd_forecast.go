@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wattcast/wattcast/processors/features"
+	"github.com/wattcast/wattcast/serving/api"
+)
+
+func forecastCommand() *command { return forecastCommandTo(os.Stdout) }
+
+// forecastCommandTo writes to w, so that a test can read what it prints.
+func forecastCommandTo(w io.Writer) *command {
+	return &command{
+		name:    "forecast",
+		summary: "print a region's latest forecast hour by hour, with the cheapest and dearest hours to shift a load to (from `wattcast score`'s HTTP API)",
+		usage:   "wattcast forecast --region FI [--hours 3] [--api http://localhost:8080]",
+		uses:    sharedNone,
+		setup: func(fs *flag.FlagSet, _ *globals) func(*runContext) error {
+			apiURL := fs.String("api", "http://localhost:8080", "the HTTP API of a running `wattcast score` (its --http)")
+			region := fs.String("region", "", "the region, e.g. FI or GB-A; required")
+			hours := fs.Int("hours", 3, "the load to place: the cheapest and dearest runs of this many consecutive hours (1 to 24)")
+			zone := fs.String("time-zone", "", "time zone of the printed hours (default: the region's market zone if wattcast knows it, else this machine's)")
+			return func(rc *runContext) error {
+				if *region == "" {
+					return errors.New("forecast: --region is required, e.g. --region FI")
+				}
+				if *hours < 1 || *hours > 24 {
+					return fmt.Errorf("forecast: --hours %d: want 1 to 24", *hours)
+				}
+				loc, err := forecastZone(*zone, *region)
+				if err != nil {
+					return err
+				}
+				c := &apiClient{base: strings.TrimRight(*apiURL, "/"), http: &http.Client{Timeout: 15 * time.Second}}
+				var f api.RegionForecast
+				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region), &f); err != nil {
+					return err
+				}
+				var win api.RegionWindows
+				if err := c.get(rc, fmt.Sprintf("/api/v1/forecasts/%s/windows?hours=%d", url.PathEscape(*region), *hours), &win); err != nil {
+					return err
+				}
+				return printForecast(w, &f, &win, loc)
+			}
+		},
+	}
+}
+
+// forecastZone is the zone hours are printed in: the flag's, else the
+// region's market zone, else the machine's.
+func forecastZone(name, region string) (*time.Location, error) {
+	if name == "" {
+		if r, ok := features.DefaultRegions()[region]; ok {
+			name = r.Zone
+		}
+	}
+	if name == "" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("forecast: --time-zone %q: %w (want an IANA name such as Europe/London)", name, err)
+	}
+	return loc, nil
+}
+
+// apiClient reads the serving API.
+type apiClient struct {
+	base string
+	http *http.Client
+}
+
+// get decodes the JSON at path into v; an error response's message is the
+// error.
+func (c *apiClient) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("forecast: --api %q: %w", c.base, err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("forecast: %w (is `wattcast score --http` running there? set --api)", err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 8<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if dec.Decode(&e) == nil && e.Error != "" {
+			return fmt.Errorf("forecast: %s: %s", path, e.Error)
+		}
+		return fmt.Errorf("forecast: GET %s%s: HTTP %d", c.base, path, resp.StatusCode)
+	}
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("forecast: GET %s%s: %w", c.base, path, err)
+	}
+	return nil
+}
+
+// printForecast writes the forecast hour by hour in loc, a bar per hour,
+// the hours of the cheapest window marked, then the windows.
+func printForecast(w io.Writer, f *api.RegionForecast, win *api.RegionWindows, loc *time.Location) error {
+	fmt.Fprintf(w, "%s %s, %s (model %s@%s, issued %s); times in %s\n\n", f.Region, f.LocalDate, f.Unit, f.ModelID, f.ModelVersion,
+		f.IssueTime.In(loc).Format("2006-01-02 15:04"), loc)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range f.Points {
+		lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+	}
+	in := func(w *api.Window, t time.Time) bool { return w != nil && !t.Before(w.Start) && t.Before(w.End) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "hour\tforecast\tinterval\t")
+	for _, p := range f.Points {
+		iv := "-"
+		if p.Lower != nil && p.Upper != nil {
+			iv = fmt.Sprintf("%.2f – %.2f", *p.Lower, *p.Upper)
+		}
+		// Bars from the day's lowest forecast, so that the shape shows
+		// even when every price is far from zero.
+		n := 1
+		if hi > lo {
+			n += int(math.Round(30 * (p.Value - lo) / (hi - lo)))
+		}
+		mark := ""
+		switch {
+		case in(win.Cheapest, p.Hour):
+			mark = " cheapest"
+		case in(win.Priciest, p.Hour):
+			mark = " dearest"
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s%s\n", p.Hour.In(loc).Format("Mon 15:04"), p.Value, iv, strings.Repeat("█", n), mark)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if win.Cheapest == nil {
+		_, err := fmt.Fprintf(w, "\nfewer than %d hours of the forecasts are left (%d): no window\n", win.Hours, win.Upcoming)
+		return err
+	}
+	span := func(x *api.Window) string {
+		return fmt.Sprintf("%s – %s", x.Start.In(loc).Format("Mon 15:04"), x.End.In(loc).Format("15:04"))
+	}
+	_, err := fmt.Fprintf(w, "\ncheapest %d hours ahead: %s, mean %.2f\ndearest %d hours ahead:  %s, mean %.2f\nspread %.2f %s\n",
+		win.Hours, span(win.Cheapest), win.Cheapest.Mean, win.Hours, span(win.Priciest), win.Priciest.Mean, *win.Spread, f.Unit)
+	return err
+}

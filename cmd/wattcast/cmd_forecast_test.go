@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/api"
+	"github.com/wattcast/wattcast/serving/catalog"
+	"github.com/wattcast/wattcast/serving/monitor"
+)
+
+// `wattcast forecast` against the real API handler: tomorrow's hours in the
+// market's zone, the cheapest and dearest three hours marked and named,
+// and the API's own message when the region has no forecast.
+func TestForecastCommand(t *testing.T) {
+	t.Parallel()
+	// Helsinki's 2024-05-15 is 21:00 UTC on the 14th to 21:00 on the 15th.
+	day := time.Date(2024, 5, 14, 21, 0, 0, 0, time.UTC)
+	f := &schemas.Forecast{ForecastID: "FI/lear/1", Region: "FI", Market: "nordpool", Unit: "EUR/MWh", ModelID: "lear", ModelVersion: "1",
+		ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: day.Add(-14 * time.Hour), LocalDate: "2024-05-15"}
+	for h := range 24 {
+		v := 50.0
+		switch {
+		case h >= 4 && h <= 6: // 04:00-07:00 local
+			v = 10
+		case h >= 18 && h <= 20: // 18:00-21:00 local
+			v = 90
+		}
+		f.Points = append(f.Points, schemas.ForecastPoint{Hour: day.Add(time.Duration(h) * time.Hour), LeadHours: 14 + h, Value: v,
+			Quantiles: []schemas.Quantile{{Q: 0.05, Value: v - 5}, {Q: 0.95, Value: v + 5}}})
+	}
+	fcs := monitor.NewForecasts()
+	fcs.Add(f)
+	acc, err := monitor.NewAccuracy(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Forecasts: fcs, Accuracy: acc, Models: noModels{}, Now: func() time.Time { return day.Add(-6 * time.Hour) }}))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		wantErr string
+	}{
+		{"tomorrow in Helsinki time", []string{"--region", "FI"}, []string{
+			"FI 2024-05-15, EUR/MWh (model lear@1, issued 2024-05-14 10:00); times in Europe/Helsinki",
+			"Wed 05:00  10.00     5.00 – 15.00", "█ cheapest", "█ dearest",
+			"cheapest 3 hours ahead: Wed 04:00 – 07:00, mean 10.00", "dearest 3 hours ahead:  Wed 18:00 – 21:00, mean 90.00", "spread 80.00 EUR/MWh"}, ""},
+		{"another zone and window", []string{"--region", "FI", "--hours", "2", "--time-zone", "UTC"}, []string{
+			"times in UTC", "Tue 21:00", "cheapest 2 hours ahead: Wed 01:00 – 03:00, mean 10.00"}, ""},
+		{"no forecast", []string{"--region", "SE3"}, nil, `no official forecast for region "SE3" yet`},
+		{"no region", nil, nil, "--region is required"},
+		{"bad window", []string{"--region", "FI", "--hours", "25"}, nil, "want 1 to 24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			_, err := runWithArgs(t, forecastCommandTo(&out), append([]string{"--api", srv.URL}, tt.args...)...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if n := strings.Count(out.String(), " cheapest\n"); n != hoursOf(tt.args) {
+				t.Errorf("%d hours marked cheapest, want %d:\n%s", n, hoursOf(tt.args), out.String())
+			}
+		})
+	}
+
+	// No server there: the error says what to check.
+	_, err = runWithArgs(t, forecastCommandTo(&bytes.Buffer{}), "--api", "http://127.0.0.1:1", "--region", "FI")
+	if err == nil || !strings.Contains(err.Error(), "wattcast score --http") {
+		t.Errorf("err = %v, want one pointing at `wattcast score --http`", err)
+	}
+}
+
+// hoursOf is the --hours of args (default 3).
+func hoursOf(args []string) int {
+	n := 3
+	for i, a := range args {
+		if a == "--hours" && i+1 < len(args) {
+			fmt.Sscan(args[i+1], &n)
+		}
+	}
+	return n
+}
+
+type noModels struct{}
+
+func (noModels) Versions() []catalog.Version { return nil }
