@@ -64,19 +64,8 @@ func TestForecastCommand(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
 			_, err := runWithArgs(t, forecastCommandTo(&out), append([]string{"--api", srv.URL}, tt.args...)...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !checkOutput(t, out.String(), err, tt.want, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
-				}
 			}
 			if n := strings.Count(out.String(), " cheapest\n"); n != hoursOf(tt.args) {
 				t.Errorf("%d hours marked cheapest, want %d:\n%s", n, hoursOf(tt.args), out.String())

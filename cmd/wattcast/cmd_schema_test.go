@@ -46,23 +46,34 @@ func TestSchemaCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			out, err := runSchema(t, tt.args...)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !checkOutput(t, out, err, tt.want, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
 			}
 			if len(tt.args) == 1 && !json.Valid([]byte(out)) {
 				t.Errorf("printed schema is not JSON:\n%s", out)
 			}
 		})
 	}
+}
+
+// checkOutput fails t unless err contains wantErr (when set) or, without
+// wantErr, err is nil and out holds every string of want. It reports
+// whether the command succeeded.
+func checkOutput(t *testing.T, out string, err error, want []string, wantErr string) bool {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	return true
 }
