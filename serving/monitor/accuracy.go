@@ -105,6 +105,12 @@ type Accuracy struct {
 	byReg  map[string]map[ModelKey]*series
 	clock  map[string]time.Time // latest scored hour per region
 	counts map[countKey]int64   // error records per model, for the counter
+	gen    uint64               // scored hours added so far: the caches' key
+
+	// WindowValues' answers, valid while gen is unchanged. Its own lock:
+	// readers holding mu.RLock fill it.
+	wvMu    sync.Mutex
+	wvCache map[windowKey]cachedValues
 }
 
 type countKey struct {
@@ -172,6 +178,7 @@ func (a *Accuracy) Add(e *schemas.ForecastError) {
 	}
 	s.kind, s.role, s.unit = e.ModelKind, e.Role, e.Unit
 	s.points = append(s.points, p)
+	a.gen++
 	a.counts[countKey{e.Region, k, e.Role}]++
 	if p.hour.After(a.clock[e.Region]) {
 		a.clock[e.Region] = p.hour

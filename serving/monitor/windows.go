@@ -72,10 +72,7 @@ func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
 		out = append(out, WindowValue{Region: k.region, ModelID: k.model, ModelVersion: k.version, Role: k.role,
 			Value: t.model.Value(), Naive: t.naive.Value()})
 	}
-	slices.SortFunc(out, func(a, b WindowValue) int {
-		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Role, b.Role), cmp.Compare(a.ModelID, b.ModelID),
-			cmp.Compare(a.ModelVersion, b.ModelVersion))
-	})
+	sortWindowValues(out)
 	return out
 }
 
@@ -83,26 +80,79 @@ func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
 // of every region in the window ending at its latest scored hour: the
 // value of following each model's forecasts with a load of n hours a day,
 // live. A forecast is a model's hours with one issue time; one cut by the
-// window's start counts with the hours left of it.
+// window's start counts with the hours left of it. It reads the store's
+// points directly and keeps its answer until the next scored hour arrives,
+// so that scrapes and page loads in between cost nothing.
 func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 	a.mu.RLock()
-	var errs []schemas.ForecastError
+	defer a.mu.RUnlock()
+	key := windowKey{window, n}
+	a.wvMu.Lock()
+	if c, ok := a.wvCache[key]; ok && c.gen == a.gen {
+		a.wvMu.Unlock()
+		return slices.Clone(c.values)
+	}
+	a.wvMu.Unlock()
+
+	var out []WindowValue
+	var pts []point
+	var hours []time.Time
+	var fc, act, naive []float64
 	for region, models := range a.byReg {
 		from := a.clock[region].Add(-window)
 		for k, s := range models {
+			pts = pts[:0]
 			for _, p := range s.points {
-				if !p.hour.After(from) {
-					continue
+				if p.hour.After(from) {
+					pts = append(pts, p)
 				}
-				e := schemas.ForecastError{ForecastID: region + "/" + k.String() + "/" + p.issue.Format(time.RFC3339), Region: region,
-					ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Hour: p.hour, Forecast: p.forecast, Actual: p.actual}
-				if !math.IsNaN(p.naive) {
-					e.NaiveWeekly = &p.naive
+			}
+			// A forecast's hours arrive together and in order, so this
+			// sort has little to do.
+			slices.SortFunc(pts, func(x, y point) int { return cmp.Or(x.issue.Compare(y.issue), x.hour.Compare(y.hour)) })
+			model, ref := decision.Tally{Hours: n}, decision.Tally{Hours: n}
+			for i := 0; i < len(pts); {
+				j := i
+				hours, fc, act, naive = hours[:0], fc[:0], act[:0], naive[:0]
+				hasNaive := true
+				for ; j < len(pts) && pts[j].issue.Equal(pts[i].issue); j++ {
+					p := pts[j]
+					hours, fc, act, naive = append(hours, p.hour), append(fc, p.forecast), append(act, p.actual), append(naive, p.naive)
+					hasNaive = hasNaive && !math.IsNaN(p.naive)
 				}
-				errs = append(errs, e)
+				i = j
+				if model.Add(hours, fc, act) && hasNaive {
+					ref.Add(hours, naive, act)
+				}
+			}
+			if v := model.Value(); v.Days > 0 {
+				out = append(out, WindowValue{Region: region, ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Value: v, Naive: ref.Value()})
 			}
 		}
 	}
-	a.mu.RUnlock()
-	return WindowValues(errs, n)
+	sortWindowValues(out)
+	a.wvMu.Lock()
+	if a.wvCache == nil {
+		a.wvCache = map[windowKey]cachedValues{}
+	}
+	a.wvCache[key] = cachedValues{a.gen, out}
+	a.wvMu.Unlock()
+	return slices.Clone(out)
+}
+
+type windowKey struct {
+	window time.Duration
+	n      int
+}
+
+type cachedValues struct {
+	gen    uint64
+	values []WindowValue
+}
+
+func sortWindowValues(out []WindowValue) {
+	slices.SortFunc(out, func(a, b WindowValue) int {
+		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Role, b.Role), cmp.Compare(a.ModelID, b.ModelID),
+			cmp.Compare(a.ModelVersion, b.ModelVersion))
+	})
 }

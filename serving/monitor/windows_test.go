@@ -140,6 +140,13 @@ func TestAccuracyWindowValues(t *testing.T) {
 	day0 := time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC)
 	var all, last2 []schemas.ForecastError
 	for d := range 5 {
+		if d == 3 {
+			// Asked before the last days arrive: the answer of the
+			// moment, which their arrival must replace.
+			if got, want := acc.WindowValues(30*24*time.Hour, 3), WindowValues(all, 3); !reflect.DeepEqual(got, want) {
+				t.Errorf("store over the first three days: %+v, want %+v", got, want)
+			}
+		}
 		day := day0.AddDate(0, 0, d)
 		issue := day.Add(-14 * time.Hour)
 		for _, m := range []string{"a", "b"} {
@@ -163,4 +170,46 @@ func TestAccuracyWindowValues(t *testing.T) {
 	if got, want := acc.WindowValues(48*time.Hour, 3), WindowValues(last2, 3); !reflect.DeepEqual(got, want) {
 		t.Errorf("store over the last two days: %+v, want %+v", got, want)
 	}
+}
+
+// The store's WindowValues (reading its points) against the package
+// function on the same records (what the demo uses), recomputed each time:
+// 30 regions, 3 models, 35 days.
+func BenchmarkWindowValues(b *testing.B) {
+	acc, err := NewAccuracy(nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var errs []schemas.ForecastError
+	day0 := time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC)
+	for r := range 30 {
+		for d := range 35 {
+			day, issue := day0.AddDate(0, 0, d), day0.AddDate(0, 0, d).Add(-14*time.Hour)
+			for _, m := range []string{"a", "b", "c"} {
+				for h := range 24 {
+					naive := float64((h*7 + d) % 24)
+					e := schemas.ForecastError{ForecastID: fmt.Sprintf("R%d/%s@1/%s", r, m, issue.Format(time.RFC3339)), Region: fmt.Sprint("R", r),
+						ModelID: m, ModelVersion: "1", Role: schemas.RoleChampion, IssueTime: issue, Hour: day.Add(time.Duration(h) * time.Hour),
+						Forecast: float64((h*5 + d) % 24), Actual: float64((h*3 + d) % 24), NaiveWeekly: &naive}
+					acc.Add(&e)
+					errs = append(errs, e)
+				}
+			}
+		}
+	}
+	b.Run("store", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			acc.mu.Lock()
+			acc.gen++ // no cached answer: the cost of a recomputation
+			acc.mu.Unlock()
+			acc.WindowValues(35*24*time.Hour, 3)
+		}
+	})
+	b.Run("records", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			WindowValues(errs, 3)
+		}
+	})
 }
