@@ -7,8 +7,9 @@
 // checks every handler's responses against it).
 //
 // The handlers read the monitor's stores and the catalog; they never touch
-// Kafka or the registry themselves, so a request costs microseconds and a
-// slow dependency cannot stall a Home Assistant poll.
+// Kafka or the registry themselves, so a request costs microseconds (a few
+// milliseconds when new scored hours make the window values be computed
+// again) and a slow dependency cannot stall a Home Assistant poll.
 package api
 
 import (
