@@ -121,13 +121,30 @@ func TestDocumentedQueriesRunOnDuckDB(t *testing.T) {
 			var want [][]any
 			for _, m := range []struct {
 				id, role string
-				mae      float64
-			}{{"linear", "challenger", 1}, {"weekly-naive", "champion", 2}} {
+				mae      func(h int) float64
+			}{{"linear", "challenger", func(h int) float64 { return math.Abs(linearErr(h)) }}, {"weekly-naive", "champion", func(int) float64 { return 2 }}} {
 				for h := range 24 {
-					want = append(want, []any{m.id, m.role, float64(h), 3.0, m.mae})
+					want = append(want, []any{m.id, m.role, float64(h), 3.0, m.mae(h)})
 				}
 			}
 			equalRows(t, r, want)
+		},
+		"cheapest_3h_value": func(t *testing.T, r queryResult) {
+			// Prices rise through each day, so the best three hours are
+			// 00-02 (mean priceFI(d, 1)); the naive forecast (+2) sees
+			// that, the linear one (-40 at 20-22) picks 20-22 instead.
+			var dayMean, best, naive, linear float64
+			for d := range 3 {
+				dayMean += (priceFI(d, 0) + 11.5) / 3
+				best += priceFI(d, 1) / 3
+				naive += priceFI(d, 1) / 3
+				linear += priceFI(d, 21) / 3
+			}
+			capture := func(m float64) float64 { return math.Round(1e4*(dayMean-m)/(dayMean-best)) / 1e4 }
+			equalRows(t, r, [][]any{
+				{"FI", "linear", "challenger", 3.0, dayMean, best, linear, capture(linear)},
+				{"FI", "weekly-naive", "champion", 3.0, dayMean, best, naive, capture(naive)},
+			})
 		},
 		"features_for_a_day": func(t *testing.T, r queryResult) {
 			if len(r.Rows) != 24 {

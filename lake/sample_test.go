@@ -29,6 +29,14 @@ func pf(v float64) *float64 { return &v }
 
 func priceFI(day, h int) float64 { return float64(40 + 10*day + h) }
 
+// linearErr is the sample's linear model's error at hour h.
+func linearErr(h int) float64 {
+	if h >= 20 && h <= 22 {
+		return -40
+	}
+	return float64(2*(h%2) - 1)
+}
+
 func makeSample() *sample {
 	s := &sample{}
 	off := map[Lineage]int64{} // next offset per topic partition
@@ -99,13 +107,14 @@ func makeSample() *sample {
 		}
 		s.daily = append(s.daily, NewFeaturesDailyRow(&w, lin("wattcast.features.daily", 0)))
 		// Two models forecast FI's day: naive is off by +2, linear by -1
-		// on even hours and +1 on odd ones.
+		// on even hours and +1 on odd ones, but by -40 at 20-22, which
+		// makes those (the dearest hours) its cheapest three.
 		for _, m := range []struct {
 			id, role string
 			err      func(h int) float64
 		}{
 			{"weekly-naive", schemas.RoleChampion, func(int) float64 { return 2 }},
-			{"linear", schemas.RoleChallenger, func(h int) float64 { return float64(2*(h%2) - 1) }},
+			{"linear", schemas.RoleChallenger, linearErr},
 		} {
 			fc := schemas.Forecast{ForecastID: fmt.Sprintf("FI/%s/1/%s", m.id, d0.Format(time.DateOnly)), Region: "FI",
 				Market: "nordpool-dayahead", Unit: "EUR/MWh", ModelID: m.id, ModelVersion: "1", ModelKind: m.id,
