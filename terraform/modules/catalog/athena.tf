@@ -71,6 +71,41 @@ locals {
         ORDER BY region, rmae
       SQL
     }
+    "cheapest-3h-value-30d" = {
+      description = "What following each model's cheapest three hours a day was worth over the last 30 days, at the actual prices: capture 1 is the best window every day (docs/athena.md, cheapest_3h_value)."
+      query       = <<-SQL
+        WITH hours AS (
+          SELECT f.region, f.model_id, f.model_version, f.role, f.forecast_id, f.hour,
+                 f.value AS forecast, x.price AS actual
+          FROM forecasts f
+          JOIN features x ON x.region = f.region AND x."date" = f."date" AND x.hour = f.hour
+          WHERE f."date" >= cast(current_date - interval '30' day AS varchar)
+            AND x."date" >= cast(current_date - interval '30' day AS varchar)
+        ),
+        windows AS (
+          SELECT forecast_id, region, model_id, model_version, role,
+                 avg(forecast) OVER (PARTITION BY forecast_id ORDER BY hour ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING) AS forecast_3h,
+                 avg(actual) OVER (PARTITION BY forecast_id ORDER BY hour ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING) AS actual_3h,
+                 date_diff('hour', hour,
+                           max(hour) OVER (PARTITION BY forecast_id ORDER BY hour ROWS BETWEEN CURRENT ROW AND 2 FOLLOWING)) AS span,
+                 avg(actual) OVER (PARTITION BY forecast_id) AS day_mean
+          FROM hours
+        ),
+        days AS (
+          SELECT forecast_id, region, model_id, model_version, role,
+                 max(day_mean) AS day_mean, min(actual_3h) AS best_window, min_by(actual_3h, forecast_3h) AS model_window
+          FROM windows
+          WHERE span = 2
+          GROUP BY forecast_id, region, model_id, model_version, role
+        )
+        SELECT region, model_id, role, count(*) AS days,
+               avg(day_mean) AS day_mean, avg(best_window) AS best_window, avg(model_window) AS model_window,
+               (avg(day_mean) - avg(model_window)) / nullif(avg(day_mean) - avg(best_window), 0) AS capture
+        FROM days
+        GROUP BY region, model_id, role
+        ORDER BY region, capture DESC
+      SQL
+    }
     "daily-price-profile" = {
       description = "Mean price by local hour of day per region over the last 7 days."
       query       = <<-SQL
