@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,20 +20,22 @@ import (
 	"github.com/wattcast/wattcast/serving/api"
 )
 
-func forecastCommand() *command { return forecastCommandTo(os.Stdout) }
+func forecastCommand() *command { return forecastCommandTo(os.Stdout, time.Now) }
 
-// forecastCommandTo writes to w, so that a test can read what it prints.
-func forecastCommandTo(w io.Writer) *command {
+// forecastCommandTo writes to w and reads the clock from now, so that a
+// test can read what it prints and fix the time.
+func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 	return &command{
 		name:    "forecast",
 		summary: "print a region's latest forecast hour by hour, with the cheapest and dearest hours to shift a load to (from `wattcast score`'s HTTP API)",
-		usage:   "wattcast forecast --region FI [--hours 3] [--api http://localhost:8080]",
+		usage:   "wattcast forecast --region FI [--hours 3] [--before 07:00] [--api http://localhost:8080]",
 		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, _ *globals) func(*runContext) error {
 			apiURL := fs.String("api", "http://localhost:8080", "the HTTP API of a running `wattcast score` (its --http)")
 			region := fs.String("region", "", "the region, e.g. FI or GB-A; required")
 			hours := fs.Int("hours", 3, "the load to place: the cheapest and dearest runs of this many consecutive hours (1 to 24)")
 			zone := fs.String("time-zone", "", "time zone of the printed hours (default: the region's market zone if wattcast knows it, else this machine's)")
+			before := fs.String("before", "", "the load must be done by this time of day, HH:MM in --time-zone (the next one to come), e.g. 07:00 for a car charged by the morning")
 			return func(rc *runContext) error {
 				if *region == "" {
 					return errors.New("forecast: --region is required, e.g. --region FI")
@@ -49,8 +52,16 @@ func forecastCommandTo(w io.Writer) *command {
 				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region), &f); err != nil {
 					return err
 				}
+				q := url.Values{"hours": {strconv.Itoa(*hours)}}
+				if *before != "" {
+					by, err := nextClock(*before, now().In(loc))
+					if err != nil {
+						return err
+					}
+					q.Set("before", by.Format(time.RFC3339))
+				}
 				var win api.RegionWindows
-				if err := c.get(rc, fmt.Sprintf("/api/v1/forecasts/%s/windows?hours=%d", url.PathEscape(*region), *hours), &win); err != nil {
+				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region)+"/windows?"+q.Encode(), &win); err != nil {
 					return err
 				}
 				return printForecast(w, &f, &win, loc)
@@ -75,6 +86,20 @@ func forecastZone(name, region string) (*time.Location, error) {
 		return nil, fmt.Errorf("forecast: --time-zone %q: %w (want an IANA name such as Europe/London)", name, err)
 	}
 	return loc, nil
+}
+
+// nextClock is the first time after now (in now's zone) whose clock reads
+// hhmm.
+func nextClock(hhmm string, now time.Time) (time.Time, error) {
+	c, err := time.Parse("15:04", hhmm)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("forecast: --before %q: want a time of day such as 07:00", hhmm)
+	}
+	t := time.Date(now.Year(), now.Month(), now.Day(), c.Hour(), c.Minute(), 0, 0, now.Location())
+	if !t.After(now) {
+		t = time.Date(now.Year(), now.Month(), now.Day()+1, c.Hour(), c.Minute(), 0, 0, now.Location())
+	}
+	return t, nil
 }
 
 // apiClient reads the serving API.
@@ -153,7 +178,11 @@ func printForecast(w io.Writer, f *api.RegionForecast, win *api.RegionWindows, l
 	span := func(x *api.Window) string {
 		return fmt.Sprintf("%s – %s", x.Start.In(loc).Format("Mon 15:04"), x.End.In(loc).Format("15:04"))
 	}
-	_, err := fmt.Fprintf(w, "\ncheapest %d hours ahead: %s, mean %.2f\ndearest %d hours ahead:  %s, mean %.2f\nspread %.2f %s\n",
-		win.Hours, span(win.Cheapest), win.Cheapest.Mean, win.Hours, span(win.Priciest), win.Priciest.Mean, *win.Spread, f.Unit)
+	by := ""
+	if win.Before != nil {
+		by = " done by " + win.Before.In(loc).Format("Mon 15:04")
+	}
+	_, err := fmt.Fprintf(w, "\ncheapest %d hours ahead%s: %s, mean %.2f\ndearest %d hours ahead%s:  %s, mean %.2f\nspread %.2f %s\n",
+		win.Hours, by, span(win.Cheapest), win.Cheapest.Mean, win.Hours, by, span(win.Priciest), win.Priciest.Mean, *win.Spread, f.Unit)
 	return err
 }

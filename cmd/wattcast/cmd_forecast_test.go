@@ -40,7 +40,8 @@ func TestForecastCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{Forecasts: fcs, Accuracy: acc, Models: noModels{}, Now: func() time.Time { return day.Add(-6 * time.Hour) }}))
+	now := func() time.Time { return day.Add(-6 * time.Hour) } // 18:00 in Helsinki, the day before
+	srv := httptest.NewServer(api.New(api.Config{Forecasts: fcs, Accuracy: acc, Models: noModels{}, Now: now}))
 	t.Cleanup(srv.Close)
 
 	tests := []struct {
@@ -55,7 +56,12 @@ func TestForecastCommand(t *testing.T) {
 			"cheapest 3 hours ahead: Wed 04:00 – 07:00, mean 10.00", "dearest 3 hours ahead:  Wed 18:00 – 21:00, mean 90.00", "spread 80.00 EUR/MWh"}, ""},
 		{"another zone and window", []string{"--region", "FI", "--hours", "2", "--time-zone", "UTC"}, []string{
 			"times in UTC", "Tue 21:00", "cheapest 2 hours ahead: Wed 01:00 – 03:00, mean 10.00"}, ""},
+		// Done by 03:00: the next 03:00 in Helsinki is tomorrow's, and
+		// only the night's first three hours end by then.
+		{"before a deadline", []string{"--region", "FI", "--before", "03:00"}, []string{
+			"cheapest 3 hours ahead done by Wed 03:00: Wed 00:00 – 03:00, mean 50.00"}, ""},
 		{"no forecast", []string{"--region", "SE3"}, nil, `no official forecast for region "SE3" yet`},
+		{"bad deadline", []string{"--region", "FI", "--before", "7am"}, nil, "want a time of day such as 07:00"},
 		{"no region", nil, nil, "--region is required"},
 		{"bad window", []string{"--region", "FI", "--hours", "25"}, nil, "want 1 to 24"},
 	}
@@ -63,7 +69,7 @@ func TestForecastCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			_, err := runWithArgs(t, forecastCommandTo(&out), append([]string{"--api", srv.URL}, tt.args...)...)
+			_, err := runWithArgs(t, forecastCommandTo(&out, now), append([]string{"--api", srv.URL}, tt.args...)...)
 			if !checkOutput(t, out.String(), err, tt.want, tt.wantErr) {
 				return
 			}
@@ -74,7 +80,7 @@ func TestForecastCommand(t *testing.T) {
 	}
 
 	// No server there: the error says what to check.
-	_, err = runWithArgs(t, forecastCommandTo(&bytes.Buffer{}), "--api", "http://127.0.0.1:1", "--region", "FI")
+	_, err = runWithArgs(t, forecastCommandTo(&bytes.Buffer{}, now), "--api", "http://127.0.0.1:1", "--region", "FI")
 	if err == nil || !strings.Contains(err.Error(), "wattcast score --http") {
 		t.Errorf("err = %v, want one pointing at `wattcast score --http`", err)
 	}
@@ -94,3 +100,33 @@ func hoursOf(args []string) int {
 type noModels struct{}
 
 func (noModels) Versions() []catalog.Version { return nil }
+
+func TestNextClock(t *testing.T) {
+	t.Parallel()
+	hel, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		hhmm string
+		now  time.Time
+		want time.Time
+	}{
+		{"07:00", time.Date(2024, 5, 14, 18, 0, 0, 0, hel), time.Date(2024, 5, 15, 7, 0, 0, 0, hel)},
+		{"07:00", time.Date(2024, 5, 14, 6, 59, 0, 0, hel), time.Date(2024, 5, 14, 7, 0, 0, 0, hel)},
+		{"07:00", time.Date(2024, 5, 14, 7, 0, 0, 0, hel), time.Date(2024, 5, 15, 7, 0, 0, 0, hel)}, // not now itself
+		{"23:30", time.Date(2024, 12, 31, 23, 45, 0, 0, hel), time.Date(2025, 1, 1, 23, 30, 0, 0, hel)},
+		// The night the clocks go forward: 07:00 is still 07:00 local,
+		// five hours after 01:00 rather than six.
+		{"07:00", time.Date(2024, 3, 31, 1, 0, 0, 0, hel), time.Date(2024, 3, 31, 7, 0, 0, 0, hel)},
+	}
+	for _, tt := range tests {
+		got, err := nextClock(tt.hhmm, tt.now)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("nextClock(%s, %v) = %v, %v; want %v", tt.hhmm, tt.now, got, err, tt.want)
+		}
+	}
+	if _, err := nextClock("25:00", time.Now()); err == nil {
+		t.Error("25:00 accepted")
+	}
+}

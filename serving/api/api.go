@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -293,7 +294,10 @@ type RegionWindows struct {
 	Region   string `json:"region"`
 	Unit     string `json:"unit"`
 	Hours    int    `json:"hours"`          // the window length asked for
-	Upcoming int    `json:"upcoming_hours"` // forecast hours not yet ended
+	Upcoming int    `json:"upcoming_hours"` // forecast hours not yet ended (and ending by Before)
+	// Before, when asked for, is when the load must be done: an electric
+	// car charged by the morning. Only hours that end by then count.
+	Before *time.Time `json:"before"`
 	// Cheapest and Priciest are null when fewer than Hours consecutive
 	// hours are upcoming; of equal windows, the earliest.
 	Cheapest *Window `json:"cheapest"`
@@ -311,8 +315,11 @@ type RegionWindows struct {
 // replaces an earlier one's) that have not ended at now. Forecast hours are
 // UTC hours, so a clock-change day's 23 or 25 hours are consecutive too; a
 // gap in the hours breaks a run.
-func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
+func windowsOf(fs []*schemas.Forecast, now time.Time, n int, before time.Time) RegionWindows {
 	out := RegionWindows{Hours: n, Forecasts: []ForecastRef{}}
+	if !before.IsZero() {
+		out.Before = &before
+	}
 	if len(fs) > 0 {
 		out.Region, out.Unit = fs[len(fs)-1].Region, fs[len(fs)-1].Unit
 	}
@@ -321,7 +328,7 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int) RegionWindows {
 	var values []float64
 	used := make([]bool, len(fs))
 	for i, p := range pts {
-		if p.Hour.Add(time.Hour).After(now) {
+		if end := p.Hour.Add(time.Hour); end.After(now) && (before.IsZero() || !end.After(before)) {
 			hours, values = append(hours, p.Hour), append(values, p.Value)
 			used[from[i]] = true
 		}
@@ -374,13 +381,21 @@ func (s *server) windows(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
+	var before time.Time
+	if v := r.URL.Query().Get("before"); v != "" {
+		// A "+" of an offset left unescaped in a URL arrives as a space.
+		if before, err = time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+")); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("query parameter before=%q: want an RFC 3339 time such as 2024-05-15T07:00:00+03:00", v)})
+			return
+		}
+	}
 	region := r.PathValue("region")
 	fs := s.cfg.Forecasts.RecentOfficial(region)
 	if len(fs) == 0 {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
 		return
 	}
-	writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n))
+	writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n, before))
 }
 
 // WindowValueRow is what following one model's forecasts was worth to a

@@ -170,6 +170,9 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows", 200},
 		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/GB-A/windows?hours=24", 200}, // too few hours left: nulls
 		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows?hours=25", 400},
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows?hours=2&before=2024-05-14T20:00:00%2B02:00", 200},
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows?before=2024-05-14T20:00:00+02:00", 200}, // "+" unescaped
+		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/FI/windows?before=tomorrow", 400},
 		{"/api/v1/forecasts/{region}/windows", "/api/v1/forecasts/NOWHERE/windows", 404},
 		{"/api/v1/accuracy", "/api/v1/accuracy", 200},
 		{"/api/v1/accuracy", "/api/v1/accuracy?days=3&region=FI&model=gru", 200},
@@ -465,41 +468,49 @@ func TestForecastWindows(t *testing.T) {
 		from                  []string // the forecasts used, by id
 	}
 	tests := []struct {
-		name string
-		fs   []*schemas.Forecast
-		now  time.Time
-		n    int
-		want want
+		name   string
+		fs     []*schemas.Forecast
+		now    time.Time
+		n      int
+		want   want
+		before time.Time // zero: no deadline
 	}{
-		{"tomorrow", one(forecast("a", -13, 0, 23, -1, shaped)), before, 3, want{23, 3, 17, 2, 31, []string{"a"}}},
-		{"one hour", one(forecast("a", -13, 0, 23, -1, shaped)), before, 1, want{23, 3, 19, 1, 32, []string{"a"}}},
-		{"ties: the earliest", one(forecast("a", -13, 0, 23, -1, flat)), before, 4, want{23, 0, 0, 10, 10, []string{"a"}}},
+		{"tomorrow", one(forecast("a", -13, 0, 23, -1, shaped)), before, 3, want{23, 3, 17, 2, 31, []string{"a"}}, time.Time{}},
+		{"one hour", one(forecast("a", -13, 0, 23, -1, shaped)), before, 1, want{23, 3, 19, 1, 32, []string{"a"}}, time.Time{}},
+		{"ties: the earliest", one(forecast("a", -13, 0, 23, -1, flat)), before, 4, want{23, 0, 0, 10, 10, []string{"a"}}, time.Time{}},
 		// At 04:20 hours 0-3 are over; hour 4 (running) still counts.
-		{"today, partly over", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(4*time.Hour + 20*time.Minute), 2, want{19, 4, 18, 2.5, 31.5, []string{"a"}}},
+		{"today, partly over", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(4*time.Hour + 20*time.Minute), 2, want{19, 4, 18, 2.5, 31.5, []string{"a"}}, time.Time{}},
 		// Hour 4 missing: no window spans the gap; [5,6,7] is the cheapest.
 		{"a gap", one(forecast("a", -13, 0, 23, 4, func(h int) float64 {
 			if h == 3 || h == 5 || h == 6 {
 				return 1
 			}
 			return 10
-		})), before, 3, want{22, 5, 0, 4, 10, []string{"a"}}},
-		{"the whole clock-change day", one(forecast("a", -13, 0, 23, -1, flat)), before, 23, want{23, 0, 0, 10, 10, []string{"a"}}},
-		{"fewer hours left than asked", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(20 * time.Hour), 4, want{3, -1, -1, 0, 0, []string{"a"}}},
+		})), before, 3, want{22, 5, 0, 4, 10, []string{"a"}}, time.Time{}},
+		{"the whole clock-change day", one(forecast("a", -13, 0, 23, -1, flat)), before, 23, want{23, 0, 0, 10, 10, []string{"a"}}, time.Time{}},
+		{"fewer hours left than asked", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(20 * time.Hour), 4, want{3, -1, -1, 0, 0, []string{"a"}}, time.Time{}},
 		// At 15:00 with today's and tomorrow's forecasts: the night's
 		// window crosses midnight.
 		{"tonight, across midnight", []*schemas.Forecast{forecast("today", -13, 0, 23, -1, night), forecast("tomorrow", 11, 23, 24, -1, night)},
-			day.Add(15 * time.Hour), 4, want{8 + 24, 21, 15, 1, 10, []string{"today", "tomorrow"}}},
+			day.Add(15 * time.Hour), 4, want{8 + 24, 21, 15, 1, 10, []string{"today", "tomorrow"}}, time.Time{}},
 		// Without tomorrow's, the night stops at midnight.
-		{"tonight, today's only", one(forecast("today", -13, 0, 23, -1, night)), day.Add(15 * time.Hour), 4, want{8, 19, 15, 5.5, 10, []string{"today"}}},
+		{"tonight, today's only", one(forecast("today", -13, 0, 23, -1, night)), day.Add(15 * time.Hour), 4, want{8, 19, 15, 5.5, 10, []string{"today"}}, time.Time{}},
 		// A later forecast of the same hours replaces the earlier's, which
 		// then contributes nothing.
 		{"re-issued", []*schemas.Forecast{forecast("old", -14, 0, 23, -1, shaped), forecast("new", -13, 0, 23, -1, flat)},
-			before, 3, want{23, 0, 0, 10, 10, []string{"new"}}},
-		{"nothing left", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(30 * time.Hour), 1, want{0, -1, -1, 0, 0, nil}},
+			before, 3, want{23, 0, 0, 10, 10, []string{"new"}}, time.Time{}},
+		{"nothing left", one(forecast("a", -13, 0, 23, -1, shaped)), day.Add(30 * time.Hour), 1, want{0, -1, -1, 0, 0, nil}, time.Time{}},
+		// Done by 15:00: hours 0-14 count, so the dear run at 17-19 is out
+		// and the dearest window is the earliest of the flat ones.
+		{"before a deadline", one(forecast("a", -13, 0, 23, -1, shaped)), before, 3, want{15, 3, 0, 2, 10, []string{"a"}}, day.Add(15 * time.Hour)},
+		// A deadline inside the cheap night (hour 23): the runs through
+		// midnight end too late, and the cheapest left is 20-22 (10, 1, 1).
+		{"a deadline cuts the night", []*schemas.Forecast{forecast("today", -13, 0, 23, -1, night), forecast("tomorrow", 11, 23, 24, -1, night)},
+			day.Add(15 * time.Hour), 3, want{8, 20, 15, 4, 10, []string{"today"}}, day.Add(23 * time.Hour)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := windowsOf(tt.fs, tt.now, tt.n)
+			got := windowsOf(tt.fs, tt.now, tt.n, tt.before)
 			// Points in any order give the same answer.
 			var rev []*schemas.Forecast
 			for _, f := range tt.fs {
@@ -508,7 +519,7 @@ func TestForecastWindows(t *testing.T) {
 				slices.Reverse(r.Points)
 				rev = append(rev, &r)
 			}
-			if again := windowsOf(rev, tt.now, tt.n); !reflect.DeepEqual(again, got) {
+			if again := windowsOf(rev, tt.now, tt.n, tt.before); !reflect.DeepEqual(again, got) {
 				t.Errorf("reversed points: %+v, want %+v", again, got)
 			}
 			if got.Upcoming != tt.want.upcoming || got.Hours != tt.n || got.Region != "FI" || got.Unit != "EUR/MWh" {
