@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,7 +28,7 @@ func forecastCommand() *command { return forecastCommandTo(os.Stdout, time.Now) 
 func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 	return &command{
 		name:    "forecast",
-		summary: "print a region's latest forecast hour by hour, with the cheapest and dearest hours to shift a load to (from `wattcast score`'s HTTP API)",
+		summary: "print a region's forecast of the hours ahead, with the cheapest and dearest hours to shift a load to (from `wattcast score`'s HTTP API)",
 		usage:   "wattcast forecast --region FI [--hours 3] [--before 07:00] [--api http://localhost:8080]",
 		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, _ *globals) func(*runContext) error {
@@ -64,7 +65,20 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region)+"/windows?"+q.Encode(), &win); err != nil {
 					return err
 				}
-				return printForecast(w, &f, &win, loc)
+				// The hours ahead, as the windows see them: today's rest
+				// from today's forecast once tomorrow's is out.
+				var series struct {
+					Upcoming []api.Point `json:"upcoming"`
+				}
+				if err := c.get(rc, "/api/v1/series/"+url.PathEscape(*region)+"?days=1", &series); err != nil {
+					return err
+				}
+				t := now()
+				ahead := slices.DeleteFunc(series.Upcoming, func(p api.Point) bool { return !p.Hour.Add(time.Hour).After(t) })
+				if len(ahead) == 0 {
+					ahead = f.Points
+				}
+				return printForecast(w, &f, ahead, &win, loc)
 			}
 		},
 	}
@@ -136,19 +150,20 @@ func (c *apiClient) get(ctx context.Context, path string, v any) error {
 	return nil
 }
 
-// printForecast writes the forecast hour by hour in loc, a bar per hour,
-// the hours of the cheapest window marked, then the windows.
-func printForecast(w io.Writer, f *api.RegionForecast, win *api.RegionWindows, loc *time.Location) error {
+// printForecast writes the hours ahead in loc, a bar per hour, the hours
+// of the cheapest and dearest windows marked, then the windows; f, the
+// latest forecast, heads it.
+func printForecast(w io.Writer, f *api.RegionForecast, ahead []api.Point, win *api.RegionWindows, loc *time.Location) error {
 	fmt.Fprintf(w, "%s %s, %s (model %s@%s, issued %s); times in %s\n\n", f.Region, f.LocalDate, f.Unit, f.ModelID, f.ModelVersion,
 		f.IssueTime.In(loc).Format("2006-01-02 15:04"), loc)
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, p := range f.Points {
+	for _, p := range ahead {
 		lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
 	}
 	in := func(w *api.Window, t time.Time) bool { return w != nil && !t.Before(w.Start) && t.Before(w.End) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "hour\tforecast\tinterval\t")
-	for _, p := range f.Points {
+	for _, p := range ahead {
 		iv := "-"
 		if p.Lower != nil && p.Upper != nil {
 			iv = fmt.Sprintf("%.2f – %.2f", *p.Lower, *p.Upper)

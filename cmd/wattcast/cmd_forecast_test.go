@@ -101,6 +101,49 @@ type noModels struct{}
 
 func (noModels) Versions() []catalog.Version { return nil }
 
+// At 18:00 with today's and tomorrow's forecasts out, the hours ahead run
+// from the hour now through tomorrow, and the night's cheap hours are one
+// window across midnight.
+func TestForecastCommandAcrossMidnight(t *testing.T) {
+	t.Parallel()
+	hel, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcs := monitor.NewForecasts()
+	for _, d := range []int{14, 15} {
+		start := time.Date(2024, 5, d, 0, 0, 0, 0, hel)
+		f := &schemas.Forecast{ForecastID: fmt.Sprintf("FI/lear/1/%d", d), Region: "FI", Market: "nordpool", Unit: "EUR/MWh", ModelID: "lear",
+			ModelVersion: "1", ModelKind: "lear", Role: schemas.RoleChampion, Official: true, IssueTime: start.Add(-14 * time.Hour),
+			LocalDate: start.Format(time.DateOnly)}
+		for h := range 24 {
+			v := 50.0
+			if d == 14 && h >= 22 || d == 15 && h == 0 {
+				v = 5 // 22:00 to 01:00
+			}
+			f.Points = append(f.Points, schemas.ForecastPoint{Hour: start.Add(time.Duration(h) * time.Hour).UTC(), LeadHours: 14 + h, Value: v})
+		}
+		fcs.Add(f)
+	}
+	acc, err := monitor.NewAccuracy(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2024, 5, 14, 18, 20, 0, 0, hel) }
+	srv := httptest.NewServer(api.New(api.Config{Forecasts: fcs, Accuracy: acc, Models: noModels{}, Now: now}))
+	t.Cleanup(srv.Close)
+	var out bytes.Buffer
+	_, err = runWithArgs(t, forecastCommandTo(&out, now), "--api", srv.URL, "--region", "FI")
+	checkOutput(t, out.String(), err, []string{"FI 2024-05-15", "cheapest 3 hours ahead: Tue 22:00 – 01:00, mean 5.00",
+		"\nTue 18:00 ", "Tue 22:00  5.00", "Wed 00:00  5.00", "Wed 23:00 "}, "")
+	if strings.Contains(out.String(), "Tue 17:00") {
+		t.Errorf("an hour already over is printed:\n%s", out.String())
+	}
+	if n := strings.Count(out.String(), " cheapest\n"); n != 3 {
+		t.Errorf("%d hours marked cheapest, want 3:\n%s", n, out.String())
+	}
+}
+
 func TestNextClock(t *testing.T) {
 	t.Parallel()
 	hel, err := time.LoadLocation("Europe/Helsinki")
