@@ -49,20 +49,21 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 					return err
 				}
 				c := &apiClient{base: strings.TrimRight(*apiURL, "/"), http: &http.Client{Timeout: 15 * time.Second}}
+				reg, t := url.PathEscape(*region), now()
 				var f api.RegionForecast
-				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region), &f); err != nil {
+				if err := c.get(rc, "/api/v1/forecasts/"+reg, &f); err != nil {
 					return err
 				}
 				q := url.Values{"hours": {strconv.Itoa(*hours)}}
 				if *before != "" {
-					by, err := nextClock(*before, now().In(loc))
+					by, err := nextClock(*before, t.In(loc))
 					if err != nil {
 						return err
 					}
 					q.Set("before", by.Format(time.RFC3339))
 				}
 				var win api.RegionWindows
-				if err := c.get(rc, "/api/v1/forecasts/"+url.PathEscape(*region)+"/windows?"+q.Encode(), &win); err != nil {
+				if err := c.get(rc, "/api/v1/forecasts/"+reg+"/windows?"+q.Encode(), &win); err != nil {
 					return err
 				}
 				// The hours ahead, as the windows see them: today's rest
@@ -70,10 +71,9 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 				var series struct {
 					Upcoming []api.Point `json:"upcoming"`
 				}
-				if err := c.get(rc, "/api/v1/series/"+url.PathEscape(*region)+"?days=1", &series); err != nil {
+				if err := c.get(rc, "/api/v1/series/"+reg+"?days=1", &series); err != nil {
 					return err
 				}
-				t := now()
 				ahead := slices.DeleteFunc(series.Upcoming, func(p api.Point) bool { return !p.Hour.Add(time.Hour).After(t) })
 				if len(ahead) == 0 {
 					ahead = f.Points

@@ -205,21 +205,15 @@ type RegionForecast struct {
 }
 
 // summarise summarises f, the latest official forecast, with the current
-// hour taken from recent (the recent official forecasts, oldest first; the
-// later covering now counts), so that a Home Assistant sensor keeps showing
-// the price of the hour now after tomorrow's forecast is issued.
+// hour taken from the official forecasts of recent and f as mergeOfficial
+// joins them, so that a Home Assistant sensor keeps showing the price of
+// the hour now after tomorrow's forecast is issued.
 func summarise(f *schemas.Forecast, recent []*schemas.Forecast, now time.Time) RegionForecast {
 	r := RegionForecast{Region: f.Region, Market: f.Market, Unit: f.Unit, ModelID: f.ModelID, ModelVersion: f.ModelVersion,
 		ModelKind: f.ModelKind, Role: f.Role, IssueTime: f.IssueTime, LocalDate: f.LocalDate,
-		Min: math.Inf(1), Max: math.Inf(-1), Points: make([]Point, 0, len(f.Points))}
+		Min: math.Inf(1), Max: math.Inf(-1), Points: pointsOf(f)}
 	var sum float64
-	for _, p := range f.Points {
-		pt := Point{Hour: p.Hour, LeadHours: p.LeadHours, Value: p.Value}
-		if len(p.Quantiles) == 2 {
-			lo, hi := p.Quantiles[0].Value, p.Quantiles[1].Value
-			pt.Lower, pt.Upper = &lo, &hi
-		}
-		r.Points = append(r.Points, pt)
+	for _, p := range r.Points {
 		sum += p.Value
 		if p.Value < r.Min {
 			r.Min, r.CheapestHour = p.Value, p.Hour
@@ -228,18 +222,30 @@ func summarise(f *schemas.Forecast, recent []*schemas.Forecast, now time.Time) R
 			r.Max, r.PriciestHour = p.Value, p.Hour
 		}
 	}
-	if n := len(f.Points); n > 0 {
+	if n := len(r.Points); n > 0 {
 		r.Mean = sum / float64(n)
 	}
-	for _, g := range slices.Concat(recent, []*schemas.Forecast{f}) {
-		for _, p := range g.Points {
-			if !now.Before(p.Hour) && now.Before(p.Hour.Add(time.Hour)) {
-				v, h := p.Value, p.Hour
-				r.Current, r.CurrentHour = &v, &h
-			}
+	merged, _ := mergeOfficial(slices.Concat(recent, []*schemas.Forecast{f}))
+	for _, p := range merged {
+		if !now.Before(p.Hour) && now.Before(p.Hour.Add(time.Hour)) {
+			r.Current, r.CurrentHour = &p.Value, &p.Hour
 		}
 	}
 	return r
+}
+
+// pointsOf is f's points as the API shows them, with their interval.
+func pointsOf(f *schemas.Forecast) []Point {
+	out := make([]Point, 0, len(f.Points))
+	for _, p := range f.Points {
+		pt := Point{Hour: p.Hour, LeadHours: p.LeadHours, Value: p.Value}
+		if len(p.Quantiles) == 2 {
+			lo, hi := p.Quantiles[0].Value, p.Quantiles[1].Value
+			pt.Lower, pt.Upper = &lo, &hi
+		}
+		out = append(out, pt)
+	}
+	return out
 }
 
 // ForecastList is the latest official forecast of every region.
@@ -344,8 +350,6 @@ func windowsOf(fs []*schemas.Forecast, now time.Time, n int, before time.Time) R
 	}
 	if lo, hi := decision.Runs(hours, values, n); lo >= 0 {
 		out.Cheapest, out.Priciest = window(lo), window(hi)
-	}
-	if out.Cheapest != nil {
 		d := out.Priciest.Mean - out.Cheapest.Mean
 		out.Spread = &d
 	}
@@ -363,7 +367,7 @@ func mergeOfficial(fs []*schemas.Forecast) ([]Point, []int) {
 	}
 	byHour := map[time.Time]at{}
 	for i, f := range fs {
-		for _, p := range summarise(f, nil, time.Time{}).Points {
+		for _, p := range pointsOf(f) {
 			byHour[p.Hour.UTC()] = at{p, i}
 		}
 	}

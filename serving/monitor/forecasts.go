@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 
@@ -12,11 +13,12 @@ import (
 // of each region and the latest forecast of each model version in it, and
 // counts the forecasts per model. Safe for concurrent use.
 type Forecasts struct {
-	mu       sync.RWMutex
-	official map[string]*schemas.Forecast
-	recent   map[string][]*schemas.Forecast // per region, by issue time, at most maxRecentOfficial
-	byModel  map[string]map[ModelKey]*schemas.Forecast
-	counts   map[forecastCountKey]int64
+	mu sync.RWMutex
+	// recent holds each region's latest official forecasts by issue time,
+	// at most maxRecentOfficial; the last is the latest.
+	recent  map[string][]*schemas.Forecast
+	byModel map[string]map[ModelKey]*schemas.Forecast
+	counts  map[forecastCountKey]int64
 }
 
 // maxRecentOfficial is how many official forecasts of a region
@@ -34,8 +36,8 @@ type forecastCountKey struct {
 
 // NewForecasts returns an empty store.
 func NewForecasts() *Forecasts {
-	return &Forecasts{official: map[string]*schemas.Forecast{}, recent: map[string][]*schemas.Forecast{},
-		byModel: map[string]map[ModelKey]*schemas.Forecast{}, counts: map[forecastCountKey]int64{}}
+	return &Forecasts{recent: map[string][]*schemas.Forecast{}, byModel: map[string]map[ModelKey]*schemas.Forecast{},
+		counts: map[forecastCountKey]int64{}}
 }
 
 // Add records a forecast. The latest is the one with the latest issue time;
@@ -47,9 +49,6 @@ func (s *Forecasts) Add(f *schemas.Forecast) {
 	defer s.mu.Unlock()
 	s.counts[forecastCountKey{f.Region, k, f.Role, f.Official}]++
 	if f.Official {
-		if cur := s.official[f.Region]; cur == nil || !f.IssueTime.Before(cur.IssueTime) {
-			s.official[f.Region] = f
-		}
 		s.recent[f.Region] = addRecent(s.recent[f.Region], f)
 	}
 	m := s.byModel[f.Region]
@@ -67,8 +66,11 @@ func (s *Forecasts) Add(f *schemas.Forecast) {
 func (s *Forecasts) Latest(region string) (*schemas.Forecast, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	f, ok := s.official[region]
-	return f, ok
+	r := s.recent[region]
+	if len(r) == 0 {
+		return nil, false
+	}
+	return r[len(r)-1], true
 }
 
 // RecentOfficial returns the region's latest official forecasts, oldest
@@ -121,12 +123,7 @@ func (s *Forecasts) LatestByModel(region string) []*schemas.Forecast {
 func (s *Forecasts) Regions() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.official))
-	for r := range s.official {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(s.recent))
 }
 
 // ForecastCount is the number of forecasts seen for a model version in a

@@ -29,48 +29,30 @@ type WindowValue struct {
 // each forecast's cheapest run of n hours from the error records of its
 // hours (forecast and actual price; one forecast is one ForecastID).
 func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
-	byForecast := map[string][]schemas.ForecastError{}
-	for _, e := range errs {
-		byForecast[e.ForecastID] = append(byForecast[e.ForecastID], e)
-	}
 	type key struct{ region, model, version, role string }
-	type tallies struct{ model, naive decision.Tally }
-	acc := map[key]*tallies{}
-	// In a fixed order, so that the sums, and so the means to the last
-	// bit, do not depend on the order the records came in.
-	for _, id := range slices.Sorted(maps.Keys(byForecast)) {
-		day := byForecast[id]
-		slices.SortFunc(day, func(a, b schemas.ForecastError) int { return a.Hour.Compare(b.Hour) })
-		day = slices.CompactFunc(day, func(a, b schemas.ForecastError) bool { return a.Hour.Equal(b.Hour) }) // a record read twice
-		hours := make([]time.Time, len(day))
-		fc, act, naive := make([]float64, len(day)), make([]float64, len(day)), make([]float64, len(day))
-		hasNaive := true
-		for i, e := range day {
-			hours[i], fc[i], act[i] = e.Hour, e.Forecast, e.Actual
-			if e.NaiveWeekly == nil {
-				hasNaive = false
-			} else {
-				naive[i] = *e.NaiveWeekly
-			}
+	byKey := map[key]map[string][]point{}
+	for _, e := range errs {
+		p := point{hour: e.Hour, forecast: e.Forecast, actual: e.Actual, naive: math.NaN()}
+		if e.NaiveWeekly != nil {
+			p.naive = *e.NaiveWeekly
 		}
-		e := day[0]
 		k := key{e.Region, e.ModelID, e.ModelVersion, e.Role}
-		t := acc[k]
-		if t == nil {
-			t = &tallies{decision.Tally{Hours: n}, decision.Tally{Hours: n}}
+		if byKey[k] == nil {
+			byKey[k] = map[string][]point{}
 		}
-		if !t.model.Add(hours, fc, act) {
-			continue
-		}
-		acc[k] = t
-		if hasNaive {
-			t.naive.Add(hours, naive, act)
-		}
+		byKey[k][e.ForecastID] = append(byKey[k][e.ForecastID], p)
 	}
-	out := make([]WindowValue, 0, len(acc))
-	for k, t := range acc {
-		out = append(out, WindowValue{Region: k.region, ModelID: k.model, ModelVersion: k.version, Role: k.role,
-			Value: t.model.Value(), Naive: t.naive.Value()})
+	var out []WindowValue
+	for k, byID := range byKey {
+		// In a fixed order, so that the sums, and so the means to the
+		// last bit, do not depend on the order the records came in.
+		var days [][]point
+		for _, id := range slices.Sorted(maps.Keys(byID)) {
+			days = append(days, byID[id])
+		}
+		if v, ref := tallyDays(days, n); v.Days > 0 {
+			out = append(out, WindowValue{Region: k.region, ModelID: k.model, ModelVersion: k.version, Role: k.role, Value: v, Naive: ref})
+		}
 	}
 	sortWindowValues(out)
 	return out
@@ -79,10 +61,9 @@ func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
 // WindowValues is the package function WindowValues over the scored hours
 // of every region in the window ending at its latest scored hour: the
 // value of following each model's forecasts with a load of n hours a day,
-// live. A forecast is a model's hours with one issue time; one cut by the
-// window's start counts with the hours left of it. It reads the store's
-// points directly and keeps its answer until the next scored hour arrives,
-// so that scrapes and page loads in between cost nothing.
+// live. A forecast cut by the window's start counts with the hours left of
+// it. It keeps its answer until the next scored hour arrives, so that
+// scrapes and page loads in between cost nothing.
 func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -95,38 +76,29 @@ func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 	a.wvMu.Unlock()
 
 	var out []WindowValue
-	var pts []point
-	var hours []time.Time
-	var fc, act, naive []float64
+	var pts []point // reused from one series to the next
+	var days [][]point
 	for region, models := range a.byReg {
 		from := a.clock[region].Add(-window)
 		for k, s := range models {
-			pts = pts[:0]
+			pts, days = pts[:0], days[:0]
 			for _, p := range s.points {
 				if p.hour.After(from) {
 					pts = append(pts, p)
 				}
 			}
-			// A forecast's hours arrive together and in order, so this
-			// sort has little to do.
+			// A forecast is the hours of one issue time, taken in issue
+			// order; they arrive together, so the sort has little to do.
 			slices.SortFunc(pts, func(x, y point) int { return cmp.Or(x.issue.Compare(y.issue), x.hour.Compare(y.hour)) })
-			model, ref := decision.Tally{Hours: n}, decision.Tally{Hours: n}
 			for i := 0; i < len(pts); {
-				j := i
-				hours, fc, act, naive = hours[:0], fc[:0], act[:0], naive[:0]
-				hasNaive := true
-				for ; j < len(pts) && pts[j].issue.Equal(pts[i].issue); j++ {
-					p := pts[j]
-					hours, fc, act, naive = append(hours, p.hour), append(fc, p.forecast), append(act, p.actual), append(naive, p.naive)
-					hasNaive = hasNaive && !math.IsNaN(p.naive)
+				j := i + 1
+				for j < len(pts) && pts[j].issue.Equal(pts[i].issue) {
+					j++
 				}
-				i = j
-				if model.Add(hours, fc, act) && hasNaive {
-					ref.Add(hours, naive, act)
-				}
+				days, i = append(days, pts[i:j]), j
 			}
-			if v := model.Value(); v.Days > 0 {
-				out = append(out, WindowValue{Region: region, ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Value: v, Naive: ref.Value()})
+			if v, ref := tallyDays(days, n); v.Days > 0 {
+				out = append(out, WindowValue{Region: region, ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Value: v, Naive: ref})
 			}
 		}
 	}
@@ -138,6 +110,30 @@ func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 	a.wvCache[key] = cachedValues{a.gen, out}
 	a.wvMu.Unlock()
 	return slices.Clone(out)
+}
+
+// tallyDays scores one model's forecast days, in the order given (each the
+// scored hours of one forecast, in any order; an hour recorded twice counts
+// once): the model's window value, and the weekly naive forecast's over the
+// days it had every hour of.
+func tallyDays(days [][]point, n int) (model, naive decision.Value) {
+	m, ref := decision.Tally{Hours: n}, decision.Tally{Hours: n}
+	var hours []time.Time
+	var fc, act, nv []float64 // reused: a Tally keeps none of them
+	for _, day := range days {
+		slices.SortFunc(day, func(x, y point) int { return x.hour.Compare(y.hour) })
+		day = slices.CompactFunc(day, func(x, y point) bool { return x.hour.Equal(y.hour) })
+		hours, fc, act, nv = hours[:0], fc[:0], act[:0], nv[:0]
+		hasNaive := true
+		for _, p := range day {
+			hours, fc, act, nv = append(hours, p.hour), append(fc, p.forecast), append(act, p.actual), append(nv, p.naive)
+			hasNaive = hasNaive && !math.IsNaN(p.naive)
+		}
+		if m.Add(hours, fc, act) && hasNaive {
+			ref.Add(hours, nv, act)
+		}
+	}
+	return m.Value(), ref.Value()
 }
 
 type windowKey struct {

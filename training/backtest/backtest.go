@@ -345,6 +345,11 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 			}
 			continue
 		}
+		// The day's hours and prices, for every model's window value.
+		hours, prices := make([]time.Time, len(d.rows)), make([]float64, len(d.rows))
+		for j, r := range d.rows {
+			hours[j], prices[j] = r.Hour, *r.Price
+		}
 		if test {
 			res.Days = append(res.Days, d.date)
 		}
@@ -379,11 +384,7 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 			}
 			if test {
 				results[name].Errors = append(results[name].Errors, errs)
-				hours, actual := make([]time.Time, len(d.rows)), make([]float64, len(d.rows))
-				for j, r := range d.rows {
-					hours[j], actual[j] = r.Hour, *r.Price
-				}
-				a.window.Add(hours, f[k].pred, actual)
+				a.window.Add(hours, f[k].pred, prices)
 			}
 		}
 	}
