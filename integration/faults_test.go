@@ -186,10 +186,11 @@ func TestExactlyOnceAcrossProcessorKills(t *testing.T) {
 	c.kill()
 	st.proxy.onWrite(nil)
 	nJournals := journals.Load()
-	half, err := halfWrittenBatches(ctx, s.openLake(t, st.lakeURL))
+	m, err := checkManifest(ctx, s.openLake(t, st.lakeURL))
 	if err != nil {
 		t.Fatal(err)
 	}
+	half := m.half
 	if half == 0 {
 		t.Errorf("kill during lake writes: no batch was left half-written")
 	}
@@ -338,38 +339,52 @@ func describeRestarts(rs []restartTiming) string {
 	return strings.Join(parts, ", ")
 }
 
-// halfWrittenBatches counts batch journals some of whose files are not in
-// the lake.
-func halfWrittenBatches(ctx context.Context, store *lake.Bucket) (int, error) {
+// manifest compares the lake sink's batch journals with the lake's files.
+type manifest struct {
+	half     int // journals some of whose files are not in the lake
+	unlisted int // Parquet files that no journal lists
+}
+
+func checkManifest(ctx context.Context, store *lake.Bucket) (manifest, error) {
+	var m manifest
 	keys, err := store.List(ctx, "")
 	if err != nil {
-		return 0, err
+		return m, err
 	}
-	have := map[string]bool{}
+	listed := map[string]bool{} // stored keys -> listed by a journal
 	for _, k := range keys {
-		have[k] = true
+		listed[k] = false
 	}
-	n := 0
 	for _, k := range keys {
 		if !strings.HasPrefix(k, lakesink.JournalPrefix) {
 			continue
 		}
 		b, err := store.Get(ctx, k)
 		if err != nil {
-			return 0, err
+			return m, err
 		}
 		j, err := decodeJournalFile(b)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", k, err)
+			return m, fmt.Errorf("%s: %w", k, err)
 		}
+		missing := false
 		for _, f := range j.Files {
-			if !have[f.Key] {
-				n++
-				break
+			if _, ok := listed[f.Key]; !ok {
+				missing = true
+			} else {
+				listed[f.Key] = true
 			}
 		}
+		if missing {
+			m.half++
+		}
 	}
-	return n, nil
+	for k, ok := range listed {
+		if !ok && strings.HasSuffix(k, ".parquet") {
+			m.unlisted++
+		}
+	}
+	return m, nil
 }
 
 // openSinkBatch finds a partition where the lake sink has records to read

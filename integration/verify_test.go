@@ -330,6 +330,16 @@ func verifyExactlyOnce(t *testing.T, s *suiteEnv, topics schemas.TopicSet, lakeU
 		}
 	}
 	o.tallies = append(o.tallies, count("lake features (region, hour)", wantFinal, lk, rowKey.String))
+
+	// The batch journals are a manifest of the lake: every file they list
+	// is stored, and every stored file is listed.
+	m, err := checkManifest(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.tallies = append(o.tallies,
+		tally{what: "lake journals listing a missing file", found: m.half, unexpect: m.half},
+		tally{what: "lake files in no journal", found: m.unlisted, unexpect: m.unlisted})
 	if valueErr != "" {
 		t.Errorf("%s", valueErr)
 	}

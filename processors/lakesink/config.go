@@ -42,6 +42,9 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	PutIfAbsent(ctx context.Context, key string, data []byte) (created bool, err error)
 	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns the keys under prefix, sorted. The sink lists a
+	// partition's journals when it resumes it (see partState.ahead).
+	List(ctx context.Context, prefix string) ([]string, error)
 }
 
 // Config configures a Sink.

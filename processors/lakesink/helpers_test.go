@@ -286,6 +286,14 @@ func (e *env) produceFeatures(ctx context.Context, from time.Time, days int, reg
 // reads only the lineage columns; checkPrices compares values too.
 func (e *env) checkLake(ctx context.Context, store lake.Reader) {
 	e.t.Helper()
+	e.checkRows(ctx, store)
+	e.checkManifest(ctx, store)
+}
+
+// checkRows asserts that every table holds every record produced for it
+// exactly once.
+func (e *env) checkRows(ctx context.Context, store lake.Reader) {
+	e.t.Helper()
 	for _, table := range lake.Tables() {
 		want := e.want[table]
 		if len(want) == 0 {
@@ -439,6 +447,10 @@ func (f *faultStore) PutIfAbsent(ctx context.Context, key string, data []byte) (
 
 func (f *faultStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return f.inner.Get(ctx, key)
+}
+
+func (f *faultStore) List(ctx context.Context, prefix string) ([]string, error) {
+	return f.inner.List(ctx, prefix)
 }
 
 // errUnavailable is a retryable store failure, as lake.IsRetryable

@@ -3,6 +3,8 @@ package lakesink
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // JournalPrefix is where batch journals live in the store, beside the
@@ -31,7 +33,27 @@ type journalFile struct {
 // journalKey is the journal of the batch of topic/partition starting at
 // first. Offsets are zero-padded so that a listing sorts by offset.
 func journalKey(topic string, partition int32, first int64) string {
-	return fmt.Sprintf("%s%s/p%d/%020d.json", JournalPrefix, topic, partition, first)
+	return fmt.Sprintf("%s%020d.json", journalPrefix(topic, partition), first)
+}
+
+// journalPrefix is the folder of topic/partition's journals.
+func journalPrefix(topic string, partition int32) string {
+	return fmt.Sprintf("%s%s/p%d/", JournalPrefix, topic, partition)
+}
+
+// journalStart parses the first offset out of a journal key under prefix.
+// Other keys (a temporary file, a stray object) are not journals.
+func journalStart(prefix, key string) (int64, bool) {
+	name, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return 0, false
+	}
+	digits, ok := strings.CutSuffix(name, ".json")
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	off, err := strconv.ParseInt(digits, 10, 64)
+	return off, err == nil && off >= 0
 }
 
 func decodeJournal(data []byte, key string) (journal, error) {

@@ -171,6 +171,9 @@ func (fakeNothing) PutIfAbsent(context.Context, string, []byte) (bool, error) {
 	return false, errors.New("not used")
 }
 func (fakeNothing) Get(context.Context, string) ([]byte, error) { return nil, errors.New("not used") }
+func (fakeNothing) List(context.Context, string) ([]string, error) {
+	return nil, errors.New("not used")
+}
 
 // topicPartition names one partition of one topic.
 type topicPartition struct {
@@ -221,11 +224,15 @@ func (e *env) readAsSink(ctx context.Context) map[topicPartition][]sizedRecord {
 	return out
 }
 
-// batchBounds is a batch's offset range, from its journal.
-type batchBounds struct{ first, last int64 }
+// batchBounds is a batch's offset range and files, from its journal.
+type batchBounds struct {
+	first, last int64
+	journal     string   // its key
+	files       []string // the keys of the files it lists
+}
 
-// journaled returns the bounds of every batch journaled in store, per
-// partition in offset order.
+// journaled returns every batch journaled in store, per partition in
+// offset order.
 func (e *env) journaled(ctx context.Context, store lake.Reader) map[topicPartition][]batchBounds {
 	e.t.Helper()
 	keys, err := store.List(ctx, lakesink.JournalPrefix)
@@ -238,13 +245,57 @@ func (e *env) journaled(ctx context.Context, store lake.Reader) map[topicPartiti
 			Topic       string
 			Partition   int32
 			First, Last int64
+			Files       []struct{ Key string }
 		}
 		e.must(json.Unmarshal(data, &j))
+		b := batchBounds{first: j.First, last: j.Last, journal: k}
+		for _, f := range j.Files {
+			b.files = append(b.files, f.Key)
+		}
 		tp := topicPartition{j.Topic, j.Partition}
-		out[tp] = append(out[tp], batchBounds{j.First, j.Last})
+		out[tp] = append(out[tp], b)
 	}
 	for _, bs := range out {
 		slices.SortFunc(bs, func(a, b batchBounds) int { return cmp.Compare(a.first, b.first) })
 	}
 	return out
+}
+
+// checkManifest asserts that the journals are a true manifest of the lake:
+// the journals of a partition do not overlap, every file a journal lists
+// is stored, and every stored file is listed by a journal.
+func (e *env) checkManifest(ctx context.Context, store lake.Reader) {
+	e.t.Helper()
+	keys, err := store.List(ctx, "")
+	e.must(err)
+	stored := map[string]bool{} // key -> listed by a journal
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".parquet") {
+			stored[k] = false
+		}
+	}
+	var problems []string
+	for _, bs := range e.journaled(ctx, store) {
+		for i, b := range bs {
+			if i > 0 && b.first <= bs[i-1].last {
+				problems = append(problems, fmt.Sprintf("journal %s [%d, %d] overlaps %s [%d, %d]",
+					b.journal, b.first, b.last, bs[i-1].journal, bs[i-1].first, bs[i-1].last))
+			}
+			for _, f := range b.files {
+				if _, ok := stored[f]; !ok {
+					problems = append(problems, fmt.Sprintf("journal %s lists %s, which is not stored", b.journal, f))
+				}
+				stored[f] = true
+			}
+		}
+	}
+	for k, listed := range stored {
+		if !listed {
+			problems = append(problems, fmt.Sprintf("%s is listed by no journal", k))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		e.t.Fatalf("the journals are not a manifest of the lake:\n%s", strings.Join(problems, "\n"))
+	}
 }

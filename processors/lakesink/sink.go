@@ -62,9 +62,15 @@ type partState struct {
 	closed []*batch // closed, not yet durable, in offset order
 	// lookup is true while journals may exist ahead of the consumer: a
 	// predecessor may have journaled batches it never committed. It turns
-	// false at the first batch start without a journal, since journals of
-	// one partition are written in offset order.
+	// false at the first batch start without a journal.
 	lookup bool
+	// ahead holds the starts of journals found past that first miss, in
+	// order. Journals of one step are written in parallel, so a crash can
+	// store a later batch's journal and not an earlier one's; the new cut
+	// ends its batches before each such start and adopts the journal
+	// there, so every stored journal stays true as a manifest entry.
+	ahead  []int64
+	listed bool // ahead was read since the partition was (re)started
 	// ended is set (StopAtEnd) once an offset at or past the end was seen.
 	ended bool
 	// seen is the wall-clock time of the last record.
@@ -250,6 +256,15 @@ func (r *run) add(ctx context.Context, rec *kgo.Record) error {
 		rt := r.s.routes[rec.Topic]
 		d = rt.decode(rec.Value, lake.Lineage{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset})
 	}
+	for len(st.ahead) > 0 && rec.Offset >= st.ahead[0] {
+		// A journaled batch starts here. An adopted batch keeps its
+		// bounds (a journal inside it is from an older cut).
+		if st.open == nil || st.open.fixedLast < 0 {
+			r.closeOpen(st)
+			st.lookup = true
+		}
+		st.ahead = st.ahead[1:]
+	}
 	if b := st.open; b != nil {
 		switch {
 		case b.fixedLast >= 0 && rec.Offset > b.fixedLast:
@@ -322,6 +337,14 @@ func (r *run) openBatch(ctx context.Context, st *partState, key tp, first int64)
 	}
 	if data == nil {
 		st.lookup = false
+		if !st.listed {
+			st.listed = true
+			ahead, err := r.journalsAfter(ctx, key, first)
+			if err != nil {
+				return nil, err
+			}
+			st.ahead = ahead
+		}
 		return b, nil
 	}
 	j, err := decodeJournal(data, jkey)
@@ -333,6 +356,31 @@ func (r *run) openBatch(ctx context.Context, st *partState, key tp, first int64)
 	r.s.log.Info("lake sink resumes a journaled batch", "topic", key.topic, "partition", key.partition,
 		"first", j.First, "last", j.Last)
 	return b, nil
+}
+
+// journalsAfter returns the starts of the journals of key's batches after
+// first, in order: one listing of the partition's journals, when the sink
+// resumes it and finds no journal where it starts.
+func (r *run) journalsAfter(ctx context.Context, key tp, first int64) ([]int64, error) {
+	prefix := journalPrefix(key.topic, key.partition)
+	var keys []string
+	err := r.retry(ctx, "list batch journals "+prefix, func() error {
+		var err error
+		keys, err = r.s.cfg.Store.List(ctx, prefix)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var starts []int64
+	for _, k := range keys {
+		off, ok := journalStart(prefix, k)
+		if ok && off > first {
+			starts = append(starts, off)
+		}
+	}
+	slices.Sort(starts)
+	return starts, nil
 }
 
 // closeOpen closes st's open batch; store encodes and writes it.
@@ -404,11 +452,10 @@ func (r *run) store(ctx context.Context) error {
 	// Journals, all in parallel. No file of this step is written before
 	// every journal of the step is stored, and the conditional create
 	// arbitrates between writers, so their order does not matter for
-	// exactly once. (A crash among them can leave a later batch's journal
-	// without an earlier one's; a restart that cuts differently then leaves
-	// it unused: docs/lake.md, Known limits. Writing a partition's journals
-	// one after another would avoid that at a PUT's latency per batch, too
-	// slow in a catch-up of daily batches.)
+	// exactly once. A crash among them can leave a later batch's journal
+	// without an earlier one's: the restart lists them and cuts around
+	// them (partState.ahead), which is cheaper than writing a partition's
+	// journals one after another, a PUT's latency per batch in a catch-up.
 	type conflict struct{ part, batch int }
 	var (
 		cmu       sync.Mutex
@@ -589,6 +636,7 @@ func (r *run) rewind(k tp, from int64, why string) {
 	st := r.parts[k]
 	st.open = nil
 	st.lookup = true
+	st.ahead, st.listed = nil, false
 	if st.ended { // paused at the end offset; the re-read needs it fetching
 		st.ended = false
 		r.cl.ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
