@@ -352,8 +352,15 @@ func (t *floorTask) Changes() ([]runner.KV, error) {
 
 func benchOnce(b *testing.B, mode string, nRegions, days int) {
 	b.StopTimer()
-	addr, brokerPID := startBrokerProcess(b)
-	kc := kafka.Config{Brokers: []string{addr}}
+	var kc kafka.Config
+	brokerPID := 0 // an external broker's CPU is not measured
+	if ext := os.Getenv("WATTCAST_BENCH_BROKERS"); ext != "" {
+		kc.Brokers = strings.Split(ext, ",")
+	} else {
+		var addr string
+		addr, brokerPID = startBrokerProcess(b)
+		kc.Brokers = []string{addr}
+	}
 	prefix := fmt.Sprintf("bench%d.", time.Now().UnixNano())
 	topics := schemas.NewTopicSet(prefix)
 	n := produceBenchInput(b, kc, topics, nRegions, days)
