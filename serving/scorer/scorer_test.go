@@ -2,8 +2,10 @@ package scorer
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +170,130 @@ func TestForecastsAndErrors(t *testing.T) {
 			t.Fatalf("the weekly naive forecast's rMAE is %v, want exactly 1", a.RMAE())
 		}
 	}
+}
+
+// A scorer stopped at arbitrary points and restarted must publish exactly
+// what one uninterrupted run publishes: every forecast once with the same
+// points, and every error once. Its buffered ready rows, history and open
+// forecasts come back from the changelog; an aborted transaction's outputs
+// are never seen by a read_committed reader.
+func TestScorerRestartsExactlyOnce(t *testing.T) {
+	t.Parallel()
+	regions := []string{"FI", "DK1"}
+	from := time.Date(2024, 1, 10, 0, 0, 0, 0, time.UTC)
+	cfg := func(kc kafka.Config, topics schemas.TopicSet) Config {
+		return Config{Kafka: kc, Topics: topics, Catalog: catalog(), ForecastFrom: from, Producer: "test", MaxPollRecords: 100}
+	}
+	run := func(c Config, ctx context.Context) *Scorer {
+		t.Helper()
+		s, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// The reference: one run to the end.
+	kcA, topicsA, _ := setup(t, "r1.", regions, 18)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := cfg(kcA, topicsA)
+	c.StopAtEnd = true
+	run(c, ctx)
+	want := scorerOutputs(t, kcA, topicsA)
+
+	// The same input, stopped after one to four transactions four times.
+	kcB, topicsB, _ := setup(t, "r2.", regions, 18)
+	for i := range 4 {
+		s, err := New(cfg(kcB, topicsB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(sctx) }()
+		for s.RunnerStats().Transactions < int64(1+i) && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = cfg(kcB, topicsB)
+	c.StopAtEnd = true
+	last := run(c, ctx)
+	if st := last.RunnerStats(); st.RestoredRecords == 0 {
+		t.Fatalf("the last run restored no state (%+v): the test did not exercise a restart", st)
+	}
+	got := scorerOutputs(t, kcB, topicsB)
+
+	if len(want.forecasts) == 0 || len(want.errors) == 0 {
+		t.Fatalf("test bug: the reference run published %d forecasts and %d errors", len(want.forecasts), len(want.errors))
+	}
+	for what, pair := range map[string][2]map[string]string{
+		"forecast": {want.forecasts, got.forecasts},
+		"error":    {want.errors, got.errors},
+	} {
+		w, g := pair[0], pair[1]
+		for k, v := range w {
+			switch gv, ok := g[k]; {
+			case !ok:
+				t.Errorf("%s %s is missing after the restarts", what, k)
+			case gv != v:
+				t.Errorf("%s %s after the restarts is %s, want %s", what, k, gv, v)
+			}
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				t.Errorf("%s %s was not published by the uninterrupted run", what, k)
+			}
+		}
+	}
+	for what, n := range got.doubled {
+		t.Errorf("%s published %d times after the restarts", what, n)
+	}
+}
+
+// outputs are a scorer's forecasts (by forecast id: the points) and errors
+// (by forecast id and hour: forecast, actual and error), as a read_committed
+// consumer reads them, and whatever appeared more than once.
+type outputs struct {
+	forecasts, errors map[string]string
+	doubled           map[string]int
+}
+
+func scorerOutputs(t *testing.T, kc kafka.Config, topics schemas.TopicSet) outputs {
+	t.Helper()
+	o := outputs{forecasts: map[string]string{}, errors: map[string]string{}, doubled: map[string]int{}}
+	add := func(m map[string]string, k, v string) {
+		if _, dup := m[k]; dup {
+			o.doubled[k]++
+		}
+		m[k] = v
+	}
+	for _, r := range readAll(t, kc, topics.Forecasts) {
+		var f schemas.Forecast
+		if err := schemas.Decode(r.Value, &f); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, p := range f.Points {
+			fmt.Fprintf(&b, "%s=%v ", p.Hour.Format(time.RFC3339), p.Value)
+		}
+		add(o.forecasts, f.ForecastID, fmt.Sprintf("%s official=%v %s", f.Role, f.Official, b.String()))
+	}
+	for _, topic := range []string{topics.ErrorsChampion, topics.ErrorsChallenger} {
+		for _, r := range readAll(t, kc, topic) {
+			var e schemas.ForecastError
+			if err := schemas.Decode(r.Value, &e); err != nil {
+				t.Fatal(err)
+			}
+			add(o.errors, e.ForecastID+"@"+e.Hour.Format(time.RFC3339), fmt.Sprintf("%s %v %v %v", topic[strings.Index(topic, ".")+1:], e.Forecast, e.Actual, e.AbsError))
+		}
+	}
+	return o
 }
