@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -21,7 +22,9 @@ type backend interface {
 	put(ctx context.Context, key string, data []byte) error
 	putIfAbsent(ctx context.Context, key string, data []byte) (bool, error)
 	get(ctx context.Context, key string) ([]byte, error)
-	list(ctx context.Context, prefix string) ([]string, error)
+	// list returns the keys under prefix after the key after (all if
+	// after is ""), sorted.
+	list(ctx context.Context, prefix, after string) ([]string, error)
 	del(ctx context.Context, key string) error
 }
 
@@ -193,11 +196,30 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	if strings.HasPrefix(prefix, "/") || strings.Contains(prefix, "..") {
 		return nil, fmt.Errorf("lake: list %s: prefix %q must be relative and must not contain \"..\"", b.url, prefix)
 	}
-	keys, err := b.be.list(ctx, prefix)
+	keys, err := b.be.list(ctx, prefix, "")
 	if err != nil {
 		return nil, fmt.Errorf("lake: list %s: %w", b.URL(prefix), err)
 	}
 	return keys, nil
+}
+
+// ListAfter is List without the keys up to and including after: on S3 the
+// listing starts there (StartAfter), so a reader that only wants the newest
+// keys of a long prefix does not page through all of it.
+func (b *Bucket) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	if strings.HasPrefix(prefix, "/") || strings.Contains(prefix, "..") {
+		return nil, fmt.Errorf("lake: list %s: prefix %q must be relative and must not contain \"..\"", b.url, prefix)
+	}
+	keys, err := b.be.list(ctx, prefix, after)
+	if err != nil {
+		return nil, fmt.Errorf("lake: list %s after %s: %w", b.URL(prefix), after, err)
+	}
+	// Some S3-compatible servers ignore StartAfter.
+	i, _ := slices.BinarySearch(keys, after)
+	for i < len(keys) && keys[i] <= after {
+		i++
+	}
+	return keys[i:], nil
 }
 
 // Delete removes key. Deleting a missing key is not an error.

@@ -118,6 +118,26 @@ func TestBucketPutGetListDelete(t *testing.T) {
 					t.Errorf("List(%q) = %q, want %q", c.prefix, got, c.want)
 				}
 			}
+			for _, c := range []struct {
+				prefix, after string
+				want          []string
+			}{
+				{"prices/", "", []string{fi1a, fi1b, fi2a, keys[2]}},
+				{"prices/", fi1b, []string{fi2a, keys[2]}},
+				{"prices/", "prices/region=FI/date=2024-01-01/a", []string{fi1a, fi1b, fi2a, keys[2]}},
+				{"prices/", keys[2], nil},
+				{"prices/region=FI/", "prices/region=G", nil},
+				{"", keys[3], []string{"top"}},
+				{"prices/region=FI/", "a", []string{fi1a, fi1b, fi2a}},
+			} {
+				got, err := b.ListAfter(ctx, c.prefix, c.after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, c.want) {
+					t.Errorf("ListAfter(%q, %q) = %q, want %q", c.prefix, c.after, got, c.want)
+				}
+			}
 			if _, err := b.Get(ctx, "prices/missing"); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("Get of a missing key: %v, want an error wrapping fs.ErrNotExist", err)
 			}

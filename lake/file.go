@@ -127,7 +127,7 @@ func (f *fileBackend) get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-func (f *fileBackend) list(ctx context.Context, prefix string) ([]string, error) {
+func (f *fileBackend) list(ctx context.Context, prefix, after string) ([]string, error) {
 	// Walk only the deepest directory the prefix names.
 	dir := prefix
 	if !strings.HasSuffix(dir, "/") {
@@ -159,7 +159,7 @@ func (f *fileBackend) list(ctx context.Context, prefix string) ([]string, error)
 		if err != nil {
 			return err
 		}
-		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) && key > after {
 			keys = append(keys, key)
 		}
 		return nil

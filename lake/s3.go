@@ -122,12 +122,16 @@ func (s *s3Backend) get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-func (s *s3Backend) list(ctx context.Context, prefix string) ([]string, error) {
-	p := s3.NewListObjectsV2Paginator(s.cl, &s3.ListObjectsV2Input{
+func (s *s3Backend) list(ctx context.Context, prefix, after string) ([]string, error) {
+	in := &s3.ListObjectsV2Input{
 		Bucket:  aws.String(s.bucket),
 		Prefix:  aws.String(s.prefix + prefix),
 		MaxKeys: aws.Int32(s.pageSize),
-	})
+	}
+	if after != "" {
+		in.StartAfter = aws.String(s.prefix + after)
+	}
+	p := s3.NewListObjectsV2Paginator(s.cl, in)
 	var keys []string
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

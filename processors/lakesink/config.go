@@ -42,9 +42,10 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte) error
 	PutIfAbsent(ctx context.Context, key string, data []byte) (created bool, err error)
 	Get(ctx context.Context, key string) ([]byte, error)
-	// List returns the keys under prefix, sorted. The sink lists a
-	// partition's journals when it resumes it (see partState.ahead).
-	List(ctx context.Context, prefix string) ([]string, error)
+	// ListAfter returns the keys under prefix after the key after,
+	// sorted. The sink lists a partition's journals past the offset where
+	// it resumes it (see partState.ahead).
+	ListAfter(ctx context.Context, prefix, after string) ([]string, error)
 }
 
 // Config configures a Sink.

@@ -449,8 +449,8 @@ func (f *faultStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return f.inner.Get(ctx, key)
 }
 
-func (f *faultStore) List(ctx context.Context, prefix string) ([]string, error) {
-	return f.inner.List(ctx, prefix)
+func (f *faultStore) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	return f.inner.ListAfter(ctx, prefix, after)
 }
 
 // errUnavailable is a retryable store failure, as lake.IsRetryable

@@ -171,7 +171,7 @@ func (fakeNothing) PutIfAbsent(context.Context, string, []byte) (bool, error) {
 	return false, errors.New("not used")
 }
 func (fakeNothing) Get(context.Context, string) ([]byte, error) { return nil, errors.New("not used") }
-func (fakeNothing) List(context.Context, string) ([]string, error) {
+func (fakeNothing) ListAfter(context.Context, string, string) ([]string, error) {
 	return nil, errors.New("not used")
 }
 

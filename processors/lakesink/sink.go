@@ -359,14 +359,15 @@ func (r *run) openBatch(ctx context.Context, st *partState, key tp, first int64)
 }
 
 // journalsAfter returns the starts of the journals of key's batches after
-// first, in order: one listing of the partition's journals, when the sink
-// resumes it and finds no journal where it starts.
+// first, in order: a listing of the partition's journals from first on
+// (usually one request, empty), when the sink resumes the partition and
+// finds no journal where it starts.
 func (r *run) journalsAfter(ctx context.Context, key tp, first int64) ([]int64, error) {
 	prefix := journalPrefix(key.topic, key.partition)
 	var keys []string
 	err := r.retry(ctx, "list batch journals "+prefix, func() error {
 		var err error
-		keys, err = r.s.cfg.Store.List(ctx, prefix)
+		keys, err = r.s.cfg.Store.ListAfter(ctx, prefix, journalKey(key.topic, key.partition, first))
 		return err
 	})
 	if err != nil {
