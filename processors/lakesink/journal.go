@@ -53,7 +53,10 @@ func journalStart(prefix, key string) (int64, bool) {
 		return 0, false
 	}
 	off, err := strconv.ParseInt(digits, 10, 64)
-	return off, err == nil && off >= 0
+	if err != nil || off < 0 {
+		return 0, false
+	}
+	return off, true
 }
 
 func decodeJournal(data []byte, key string) (journal, error) {
