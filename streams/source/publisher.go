@@ -154,15 +154,26 @@ func NewPublisher(ctx context.Context, kcfg kafka.Config, opts PublisherOptions)
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Publisher{opts: opts, ckpt: CheckpointTopic(opts.Topics), log: log, cov: map[string]Coverage{}}
-	cov, err := loadCheckpoints(ctx, kcfg, p.ckpt, log)
-	if err != nil {
-		return nil, err
-	}
-	p.cov = cov
 	cl, err := kcfg.NewClient(kgo.TransactionalID(opts.TransactionalID), kgo.TransactionTimeout(time.Minute))
 	if err != nil {
 		return nil, err
 	}
+	// Fence the predecessor before reading what it published: loading the
+	// producer id bumps the transactional id's epoch, after which an older
+	// instance can commit nothing more, and a commit it had already sent
+	// is complete (the broker finishes it first). Read the other way
+	// round, a commit between the read and the first transaction would be
+	// missing from the checkpoints and published again.
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("source: start the transactional producer %q (fencing any older instance): %w", opts.TransactionalID, err)
+	}
+	cov, err := loadCheckpoints(ctx, kcfg, p.ckpt, log)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	p.cov = cov
 	p.cl = cl
 	log.Info("source: checkpoints loaded", "series", len(cov), "topic", p.ckpt)
 	return p, nil

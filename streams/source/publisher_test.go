@@ -157,6 +157,27 @@ func TestPublisherNoDuplicatesAcrossRerunsAndRestarts(t *testing.T) {
 	}
 }
 
+// A restarted producer (B) must fence its predecessor (A) before it reads
+// the checkpoints: A, still running during a rolling deploy, can then
+// commit nothing B does not know about, and the same fetch published by
+// both ends up in the topic once.
+func TestPublisherFencesItsPredecessorBeforeReadingCheckpoints(t *testing.T) {
+	t.Parallel()
+	kcfg, ts := testBroker(t)
+	ctx := context.Background()
+	a := newPublisher(t, kcfg, ts, "rolling")
+	b := newPublisher(t, kcfg, ts, "rolling") // starts while A runs
+	if st, err := a.Publish(ctx, priceSeries, at(0), Batch{Prices: prices("XX", 0, 24), Through: at(24)}); err == nil {
+		t.Fatalf("the old instance published %+v after the new one started; it should be fenced", st)
+	}
+	if st, err := b.Publish(ctx, priceSeries, at(0), Batch{Prices: prices("XX", 0, 24), Through: at(24)}); err != nil || st.Prices != 24 {
+		t.Fatalf("the new instance: %+v %v", st, err)
+	}
+	if n := len(readTopic(t, kcfg, ts.Prices)); n != 24 {
+		t.Errorf("%d records for 24 hours published by two instances of one producer, want 24", n)
+	}
+}
+
 func TestPublisherDeadLetters(t *testing.T) {
 	t.Parallel()
 	kcfg, ts := testBroker(t)
