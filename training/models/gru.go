@@ -83,7 +83,8 @@ func (p GRUParams) withDefaults(warm bool) GRUParams {
 // NoBaseline: the network learns tomorrow's change, not its level. Trained
 // in float32 with Adam on the Huber
 // loss of asinh-scaled prices, early-stopped on a time-ordered validation
-// split; every scaler is fitted on the training days only.
+// split; every scaler is fitted on the days before the validation days
+// (all the history known at the fit, not only the training window).
 type GRU struct {
 	p        GRUParams
 	known    []string
@@ -264,7 +265,9 @@ func fitGRU(ctx context.Context, params GRUParams, rows []schemas.FeatureRow, op
 		// (fitted on that fit's training days, all before these).
 		m.price, m.kScale, m.oScale = init.price, init.kScale, init.oScale
 	} else {
-		// Scalers from the training days only (not the validation days).
+		// Scalers from every day before the validation days: never from
+		// validation or test days. (More history than WindowDays makes the
+		// scale steadier; the backtests in docs/backtest.md were run so.)
 		firstVal := valTs[0]
 		var prices []float64
 		kv := make([][]float64, len(known))
