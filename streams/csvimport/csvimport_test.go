@@ -3,6 +3,7 @@ package csvimport
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -244,6 +245,54 @@ func TestStrictDSTRepeatedHour(t *testing.T) {
 	var re *RowError
 	if !errors.As(err, &re) || re.Line != 2 || !strings.Contains(re.Error(), "does not exist") {
 		t.Errorf("spring gap: %v", err)
+	}
+}
+
+// The first of the two autumn 02:00 rows of a strict file is rejected,
+// skipped or filtered out: the second is still the second occurrence
+// (01:00Z), by its place in the file.
+func TestStrictDSTRepeatedHourAfterDroppedRow(t *testing.T) {
+	t.Parallel()
+	m := Mapping{
+		Time:   TimeColumn{Column: "t", Format: "2006-01-02 15:04", Zone: "Europe/Brussels", DST: DSTStrict},
+		Period: Duration(time.Hour), Price: PriceColumn{Column: "p", Unit: "EUR/MWh", Currency: "EUR"},
+		Region: "BE", Market: "m", Published: MustRule("D-1 12:45 Europe/Brussels"),
+		Exogenous: []Exogenous{{Column: "temp", Kind: Observed}},
+	}
+	// Brussels on 2015-10-25: 01:00 CEST = 23:00Z, 02:00 CEST = 00:00Z,
+	// 02:00 CET = 01:00Z, 03:00 CET = 02:00Z.
+	for _, tc := range []struct {
+		name, first02 string // the first 02:00 row
+		skip          bool   // SkipRowsWithoutPrice
+		from          string
+		want          string
+	}{
+		{name: "bad price", first02: "2015-10-25 02:00,bad,5", want: "2015-10-24T23:00:00Z=10 2015-10-25T01:00:00Z=12 2015-10-25T02:00:00Z=13"},
+		{name: "bad exogenous", first02: "2015-10-25 02:00,11,x", want: "2015-10-24T23:00:00Z=10 2015-10-25T01:00:00Z=12 2015-10-25T02:00:00Z=13"},
+		{name: "short row", first02: "2015-10-25 02:00,11", want: "2015-10-24T23:00:00Z=10 2015-10-25T01:00:00Z=12 2015-10-25T02:00:00Z=13"},
+		{name: "skipped without price", first02: "2015-10-25 02:00,,5", skip: true, want: "2015-10-24T23:00:00Z=10 2015-10-25T01:00:00Z=12 2015-10-25T02:00:00Z=13"},
+		{name: "before From", first02: "2015-10-25 02:00,11,5", from: "2015-10-25T01:00:00Z", want: "2015-10-25T01:00:00Z=12 2015-10-25T02:00:00Z=13"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := m
+			m.SkipRowsWithoutPrice = tc.skip
+			in := "t,p,temp\n2015-10-25 01:00,10,5\n" + tc.first02 + "\n2015-10-25 02:00,12,5\n2015-10-25 03:00,13,5\n"
+			opts := Options{Lenient: true}
+			if tc.from != "" {
+				opts.From = mustTime(t, tc.from)
+			}
+			res, err := Parse(strings.NewReader(in), m, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range res.Prices {
+				got = append(got, fmt.Sprintf("%s=%v", p.Start.Format(time.RFC3339), p.Value))
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("prices %v, want %s (rejected %v)", got, tc.want, res.Rejected)
+			}
+		})
 	}
 }
 

@@ -307,7 +307,15 @@ func (p *parser) row(line int, rec []string) *RowError {
 	if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 		return nil // a blank line
 	}
+	// p.prev is the start of the last row whose time reads, accepted or
+	// not: a repeated autumn wall-clock time is told apart by where the
+	// row stands in the file, not by what became of the rows before it.
 	if len(rec) < p.ncols {
+		if p.timeIdx < len(rec) {
+			if start, _, err := p.parseTime(strings.TrimSpace(rec[p.timeIdx])); err == nil {
+				p.prev = start
+			}
+		}
 		return p.rowErr(line, "", "", schemas.ReasonMalformed,
 			fmt.Errorf("has %d fields, want %d", len(rec), p.ncols))
 	}
@@ -316,6 +324,7 @@ func (p *parser) row(line int, rec []string) *RowError {
 	if err != nil {
 		return p.rowErr(line, p.m.Time.Column, tcell, schemas.ReasonMalformed, err)
 	}
+	p.prev = start
 	if (!p.opts.From.IsZero() && start.Before(p.opts.From)) || (!p.opts.To.IsZero() && !start.Before(p.opts.To)) {
 		return nil
 	}
@@ -396,7 +405,6 @@ func (p *parser) row(line int, rec []string) *RowError {
 		fcs = append(fcs, f)
 	}
 	p.seen[start.Unix()] = line
-	p.prev = start
 	if price != nil {
 		p.res.Prices = append(p.res.Prices, *price)
 	} else {

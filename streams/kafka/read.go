@@ -33,14 +33,33 @@ func Scan(ctx context.Context, cfg Config, topic string, fn func(*kgo.Record)) e
 	if err != nil {
 		return err
 	}
-	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
-	adm.Close()
+	ac := kadm.NewClient(adm)
+	ends, err := ac.ListCommittedOffsets(ctx, topic)
 	if err != nil {
+		adm.Close()
 		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
 	}
+	// Listed after the ends, so that records deleted in between make a
+	// partition look empty rather than leave an end that cannot be reached.
+	starts, err := ac.ListStartOffsets(ctx, topic)
+	adm.Close()
+	if err != nil {
+		return fmt.Errorf("kafka: start offsets of %s: %w", topic, err)
+	}
+	// A partition has something to read only when its end is past its log
+	// start: one whose records were all deleted (retention, DeleteRecords)
+	// has an end offset > 0 but nothing to fetch, and would be waited for
+	// until ctx ends. As in source.loadCheckpoints, an unknown start is 0.
 	want := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
+		if o.Err != nil {
+			return
+		}
+		start := int64(0)
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
+			start = s.Offset
+		}
+		if o.Offset > start {
 			want[o.Partition] = o.Offset
 		}
 	})

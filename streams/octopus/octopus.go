@@ -222,31 +222,50 @@ type Segment struct {
 	From, To time.Time
 }
 
+// maxBridge is how long after a version's close the closed version goes on
+// serving while no successor has opened.
+const maxBridge = 48 * time.Hour
+
 // AgileVersions splits [from, to) by the Agile product open at each time,
 // following each version's available_to to its successor. Between a
 // version's close and its successor's opening (it happens: an hour here and
 // there) the closed version, whose existing customers still get rates, goes
-// on, probed hour by hour for up to two days.
+// on, probed hour by hour for up to maxBridge. A range that starts inside
+// such a gap is bridged by the same closed version, found by probing back
+// from its start, so that a gap hour gets the same product whichever chunk
+// of a backfill it falls in.
 func (c *Client) AgileVersions(ctx context.Context, from, to time.Time) ([]Segment, error) {
 	var out []Segment
-	misses := 0
 	for t := from; t.Before(to); {
 		p, err := c.AgileAt(ctx, t)
 		var none *NoProductError
-		if errors.As(err, &none) && len(out) > 0 && misses < 48 {
-			misses++
-			end := t.Add(time.Hour)
-			if end.After(to) {
-				end = to
+		if errors.As(err, &none) {
+			if len(out) == 0 {
+				prev, ok, perr := c.closedBefore(ctx, t)
+				if perr != nil {
+					return nil, perr
+				}
+				if ok {
+					out = append(out, Segment{prev, t, t})
+				}
 			}
-			out[len(out)-1].To = end
-			t = end
-			continue
+			if n := len(out); n > 0 && bridges(out[n-1].Product, t) {
+				// Probe on whole hours after the close, as when the range
+				// reached the gap from before it, so that a range starting
+				// mid-hour does not step past the successor's opening.
+				closed := *out[n-1].Product.AvailableTo
+				end := closed.Add((t.Sub(closed)/time.Hour + 1) * time.Hour)
+				if end.After(to) {
+					end = to
+				}
+				out[n-1].To = end
+				t = end
+				continue
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
-		misses = 0
 		end := to
 		if p.AvailableTo != nil && p.AvailableTo.Before(to) {
 			end = *p.AvailableTo
@@ -262,6 +281,31 @@ func (c *Client) AgileVersions(ctx context.Context, from, to time.Time) ([]Segme
 		t = end
 	}
 	return out, nil
+}
+
+// bridges reports whether p, closed, still serves t, which no version is
+// open at: p closed at or before t, less than maxBridge before.
+func bridges(p Product, t time.Time) bool {
+	return p.AvailableTo != nil && !p.AvailableTo.After(t) && t.Before(p.AvailableTo.Add(maxBridge))
+}
+
+// closedBefore finds the version that bridges t when no version is open at
+// t, probing hour by hour back from t for up to maxBridge (the mirror of
+// the forward probing in AgileVersions). It reports false when there is none,
+// e.g. before Agile existed.
+func (c *Client) closedBefore(ctx context.Context, t time.Time) (Product, bool, error) {
+	for back := time.Hour; back <= maxBridge; back += time.Hour {
+		p, err := c.AgileAt(ctx, t.Add(-back))
+		var none *NoProductError
+		if errors.As(err, &none) {
+			continue
+		}
+		if err != nil {
+			return Product{}, false, err
+		}
+		return p, bridges(p, t), nil
+	}
+	return Product{}, false, nil
 }
 
 // TariffCode is the single-register electricity tariff code of product in

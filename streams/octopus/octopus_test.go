@@ -164,6 +164,56 @@ func TestAgileVersionsDiscovered(t *testing.T) {
 	}
 }
 
+// A range starting in the hour between AGILE-23-12-06's close (23:00Z) and
+// AGILE-24-04-03's opening gets the closed version for the gap, as a range
+// starting earlier does, so that backfill chunks agree.
+func TestAgileVersionsGap(t *testing.T) {
+	t.Parallel()
+	type seg struct{ code, from, to string }
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		want     []seg // nil: a *NoProductError
+	}{
+		{"before the gap", "2024-04-02T12:00:00Z", "2024-04-04T00:00:00Z", []seg{
+			{"AGILE-23-12-06", "2024-04-02T12:00:00Z", "2024-04-03T00:00:00Z"},
+			{"AGILE-24-04-03", "2024-04-03T00:00:00Z", "2024-04-04T00:00:00Z"}}},
+		{"at the close", "2024-04-02T23:00:00Z", "2024-04-04T00:00:00Z", []seg{
+			{"AGILE-23-12-06", "2024-04-02T23:00:00Z", "2024-04-03T00:00:00Z"},
+			{"AGILE-24-04-03", "2024-04-03T00:00:00Z", "2024-04-04T00:00:00Z"}}},
+		{"inside the gap", "2024-04-02T23:30:00Z", "2024-04-04T00:00:00Z", []seg{
+			{"AGILE-23-12-06", "2024-04-02T23:30:00Z", "2024-04-03T00:00:00Z"},
+			{"AGILE-24-04-03", "2024-04-03T00:00:00Z", "2024-04-04T00:00:00Z"}}},
+		{"within the gap", "2024-04-02T23:30:00Z", "2024-04-02T23:45:00Z", []seg{
+			{"AGILE-23-12-06", "2024-04-02T23:30:00Z", "2024-04-02T23:45:00Z"}}},
+		{"before Agile", "2017-01-01T00:00:00Z", "2017-01-02T00:00:00Z", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeAPI(t, nil)
+			segs, err := client(f).AgileVersions(context.Background(), ts(t, tc.from), ts(t, tc.to))
+			if tc.want == nil {
+				var none *NoProductError
+				if !errors.As(err, &none) {
+					t.Fatalf("segments %+v, err %v; want a *NoProductError", segs, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(segs) != len(tc.want) {
+				t.Fatalf("segments %+v, want %v", segs, tc.want)
+			}
+			for i, w := range tc.want {
+				s := segs[i]
+				if s.Product.Code != w.code || !s.From.Equal(ts(t, w.from)) || !s.To.Equal(ts(t, w.to)) {
+					t.Errorf("segment %d = %s [%s, %s), want %s [%s, %s)", i, s.Product.Code, s.From.UTC(), s.To.UTC(), w.code, w.from, w.to)
+				}
+			}
+		})
+	}
+}
+
 // splitPages serves the real page 1 as two pages (built by splitting it:
 // the first 50 results with a `next` link to the real host, then the other
 // 50), newest first as recorded.
