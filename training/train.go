@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -89,7 +90,9 @@ type Options struct {
 	HoldoutDays int
 	// RecalibrateEvery is the backtest's refit interval in days; default 7.
 	RecalibrateEvery int
-	// Seed seeds every fit.
+	// Seed seeds every fit: spec i fits with Seed+i, except that an
+	// ensemble's member spec takes the seed the ensemble's fit gives it
+	// (so the ensemble reuses it). Each card records its seed.
 	Seed uint64
 	// CodeVersion is recorded on each card.
 	CodeVersion string
@@ -192,6 +195,8 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 	// Final fits on all rows, one model per spec covering every region.
 	fitted := map[string]map[string]models.Model{} // spec name -> region -> model
 	infos := map[string]map[string]models.FitInfo{}
+	seeds := fitSeeds(o.Specs, o.Seed)
+	fitWith := map[string]fitKey{} // spec name -> the spec and seed fitted
 	bar := progress.New(o.Progress, "final fits", len(o.Specs)*len(res.Regions))
 	defer bar.Done()
 	for si, spec := range o.Specs {
@@ -202,14 +207,14 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 				m    models.Model
 				info models.FitInfo
 			)
-			if members, ok := reuseMembers(spec, fitted, region); ok {
+			if members, ok := reuseMembers(spec, seeds[si], fitted, fitWith, region); ok {
 				m = models.NewEnsemble(members...)
 				info = models.FitInfo{Kind: models.KindEnsemble}
 				for _, ms := range ensembleMembers(spec) {
 					info.Members = append(info.Members, infos[ms.Name()][region])
 				}
 			} else {
-				fm, fi, err := models.Fit(ctx, spec, byRegion[region], models.FitOptions{Seed: o.Seed + uint64(si)})
+				fm, fi, err := models.Fit(ctx, spec, byRegion[region], models.FitOptions{Seed: seeds[si]})
 				if err != nil {
 					return nil, fmt.Errorf("training: fit %s for %s: %w", spec.Name(), region, err)
 				}
@@ -217,6 +222,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			}
 			fitted[spec.Name()][region] = m
 			infos[spec.Name()][region] = info
+			fitWith[spec.Name()] = fitKey{spec, seeds[si]}
 			bar.Add(1)
 			log.Info("fitted", "model", spec.Name(), "region", region, "days", info.Days, "took", info.Duration.Round(time.Millisecond))
 		}
@@ -237,7 +243,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		card := registry.Card{
 			ID: ModelID(o.IDPrefix, spec), Kind: spec.Kind, Spec: spec, Regions: res.Regions, Rows: len(rows),
 			LakeFiles: files, KafkaOffsets: registry.OffsetsFromFiles(files), CodeVersion: o.CodeVersion,
-			Seed: o.Seed + uint64(si), Fits: infos[spec.Name()], Calibration: map[string]*models.Conformal{},
+			Seed: seeds[si], Fits: infos[spec.Name()], Calibration: map[string]*models.Conformal{},
 			Backtest: summarise(spec.Name(), bts, o.RecalibrateEvery),
 		}
 		for _, region := range res.Regions {
@@ -273,15 +279,50 @@ func ensembleMembers(s models.Spec) []models.Spec {
 	return s.Members
 }
 
-// reuseMembers returns an ensemble's members already fitted for region.
-func reuseMembers(spec models.Spec, fitted map[string]map[string]models.Model, region string) ([]models.Model, bool) {
+// fitKey is what a fit was given besides the rows.
+type fitKey struct {
+	spec models.Spec
+	seed uint64
+}
+
+// fitSeeds returns each spec's fit seed: seed+index, except that a spec
+// which is also an ensemble's member takes the seed models.Fit gives that
+// member (the ensemble's seed plus the member's index). The ensemble can
+// then reuse the member's fit and its card's seed still reproduces its
+// weights. A spec in several ensembles follows the first.
+func fitSeeds(specs []models.Spec, seed uint64) []uint64 {
+	out := make([]uint64, len(specs))
+	for i := range specs {
+		out[i] = seed + uint64(i)
+	}
+	taken := make([]bool, len(specs))
+	for ei, e := range specs {
+		if e.Kind != models.KindEnsemble {
+			continue
+		}
+		for mi, ms := range ensembleMembers(e) {
+			for si, s := range specs {
+				if !taken[si] && reflect.DeepEqual(s, ms) {
+					out[si], taken[si] = out[ei]+uint64(mi), true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reuseMembers returns an ensemble's members already fitted for region,
+// when each was fitted with the same spec and the seed models.Fit(spec,
+// seed) would give it, so that the ensemble's card (spec and seed)
+// reproduces the reused weights. Otherwise the ensemble is fitted anew.
+func reuseMembers(spec models.Spec, seed uint64, fitted map[string]map[string]models.Model, fitWith map[string]fitKey, region string) ([]models.Model, bool) {
 	if spec.Kind != models.KindEnsemble {
 		return nil, false
 	}
 	var out []models.Model
-	for _, m := range ensembleMembers(spec) {
+	for i, m := range ensembleMembers(spec) {
 		f, ok := fitted[m.Name()][region]
-		if !ok {
+		if k := fitWith[m.Name()]; !ok || k.seed != seed+uint64(i) || !reflect.DeepEqual(k.spec, m) {
 			return nil, false
 		}
 		out = append(out, f)
@@ -368,7 +409,8 @@ func bootstrap(ctx context.Context, reg *registry.Registry, res *Result) error {
 	}
 	_, err = reg.SetStages(ctx, changes, "bootstrap: no champion yet; best backtest rMAE becomes champion", "trainer")
 	if errors.Is(err, registry.ErrStageConflict) {
-		// Another trainer bootstrapped first: keep its decision.
+		// Another trainer bootstrapped first (SetStages reports a champion
+		// that appeared after our read as a conflict): keep its decision.
 		cur, err = reg.Stages(ctx)
 		if err != nil {
 			return fmt.Errorf("training: %w", err)

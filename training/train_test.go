@@ -1,8 +1,10 @@
 package training_test
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,6 +131,127 @@ func TestTrainRegistersAndBootstrapsStages(t *testing.T) {
 	if res2.Bootstrapped || res2.Champion != lear.Card.Ref() || res2.Models[0].Card.Version != "2" {
 		t.Fatalf("second run: bootstrapped %v, champion %v, version %s; want no bootstrap, same champion, version 2",
 			res2.Bootstrapped, res2.Champion, res2.Models[0].Card.Version)
+	}
+}
+
+// staleStages hides the stage log from its first listing: the trainer
+// using it reads "no champion" just before another trainer's bootstrap
+// record lands.
+type staleStages struct {
+	*lake.Bucket
+	listed bool
+}
+
+func (s *staleStages) List(ctx context.Context, prefix string) ([]string, error) {
+	if strings.HasPrefix(prefix, "stages/") && !s.listed {
+		s.listed = true
+		return nil, nil
+	}
+	return s.Bucket.List(ctx, prefix)
+}
+
+// Two trainers bootstrapping one registry at once: the one that loses the
+// race keeps the winner's champion instead of failing after registering.
+func TestTrainLosingConcurrentBootstrapKeepsWinner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rows := shippedRows(t)
+	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
+		return rows, nil, nil
+	})
+	b, err := lake.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Naive models only: the race is in the stages, not in the fits.
+	opts := training.Options{Reader: reader, Specs: []models.Spec{{Kind: models.KindNaiveWeekly}, {Kind: models.KindNaiveStandard}},
+		HoldoutDays: 14, RecalibrateEvery: 14}
+	optsA, optsB := opts, opts
+	optsA.Registry, optsB.Registry = registry.New(b), registry.New(&staleStages{Bucket: b})
+	resA, err := training.Train(ctx, optsA)
+	if err != nil || !resA.Bootstrapped {
+		t.Fatalf("trainer A: bootstrapped %v, %v", resA != nil && resA.Bootstrapped, err)
+	}
+	resB, err := training.Train(ctx, optsB)
+	if err != nil {
+		t.Fatalf("trainer B lost the bootstrap race and failed: %v", err)
+	}
+	if resB.Bootstrapped || resB.Champion != resA.Champion {
+		t.Errorf("trainer B: bootstrapped %v, champion %v; want A's champion %v kept", resB.Bootstrapped, resB.Champion, resA.Champion)
+	}
+	for _, m := range resB.Models {
+		if m.Stage != registry.StageCandidate {
+			t.Errorf("trainer B's %s is %s; want candidate", m.Card.Ref(), m.Stage)
+		}
+	}
+	st, err := optsA.Registry.Stages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := st.In(registry.StageChampion); len(ch) != 1 || ch[0] != resA.Champion {
+		t.Errorf("champions %v; want only %v", ch, resA.Champion)
+	}
+}
+
+// A card promises that its spec and seed, fitted on the same rows, give its
+// weights. An ensemble reusing members fitted for their own cards must keep
+// that promise too, listed after its members as in the full preset.
+func TestTrainCardsReproduceTheirWeights(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rows := shippedRows(t)
+	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
+		return rows, nil, nil
+	})
+	b, err := lake.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(b)
+	// Tiny models: the seeds matter, not the quality.
+	lear := models.Spec{Kind: models.KindLEAR, LEAR: &models.LEARParams{Windows: []int{56}}}
+	gru := models.Spec{Kind: models.KindGRU, GRU: &models.GRUParams{Hidden: 3, HeadHidden: 3, MaxEpochs: 1, WindowDays: 120}}
+	specs := []models.Spec{{Kind: models.KindNaiveWeekly}, lear, gru, {Kind: models.KindEnsemble, Members: []models.Spec{gru, lear}}}
+	res, err := training.Train(ctx, training.Options{Reader: reader, Registry: reg, Specs: specs, HoldoutDays: 7, RecalibrateEvery: 7, Seed: 1,
+		NoBootstrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range res.Models {
+		t.Run(tr.Card.ID, func(t *testing.T) {
+			stored, err := reg.Model(ctx, tr.Card)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refits := map[string]models.Model{}
+			for _, region := range tr.Card.Regions {
+				var rr []schemas.FeatureRow
+				for _, r := range rows {
+					if r.Region == region && r.Final && r.Price != nil {
+						rr = append(rr, r)
+					}
+				}
+				refits[region], _, err = models.Fit(ctx, tr.Card.Spec, rr, models.FitOptions{Seed: tr.Card.Seed})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			refit, err := models.NewRegional(refits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := models.Marshal(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := models.Marshal(refit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s refitted from its card's spec and seed %d differs from its registered weights", tr.Card.Ref(), tr.Card.Seed)
+			}
+		})
 	}
 }
 

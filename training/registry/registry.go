@@ -79,18 +79,29 @@ type Ref struct {
 
 func (r Ref) String() string { return r.ID + "@" + r.Version }
 
-// ParseRef parses "ID" or "ID@VERSION" (version "" means the latest).
+// ParseRef parses "ID" or "ID@VERSION" (version "" means the latest). The
+// version comes back canonical ("lear@03" gives version "3"), the form
+// stage records are keyed on.
 func ParseRef(s string) (Ref, error) {
 	id, v, _ := strings.Cut(s, "@")
 	if err := validID(id); err != nil {
 		return Ref{}, err
 	}
 	if v != "" {
-		if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
 			return Ref{}, fmt.Errorf("registry: version %q is not a positive number", v)
 		}
+		v = strconv.Itoa(n)
 	}
 	return Ref{ID: id, Version: v}, nil
+}
+
+// canonicalVersion reports whether v is written as Register writes
+// versions: a positive decimal number without sign or leading zeros.
+func canonicalVersion(v string) bool {
+	n, err := strconv.Atoi(v)
+	return err == nil && n > 0 && strconv.Itoa(n) == v
 }
 
 func validID(id string) error {

@@ -191,6 +191,82 @@ func TestConcurrentPromotionDecidedOnce(t *testing.T) {
 	}
 }
 
+// A version written other than as registered ("01", "+1", "" for the
+// latest) would be staged under a second key of the stage map, putting one
+// version in two stages; SetStages refuses it and writes nothing.
+func TestSetStagesRejectsNonCanonicalVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, _ := newTestRegistry(t)
+	a, _ := r.Register(ctx, Card{ID: "lear"}, weekly(t))
+	if _, err := r.SetStages(ctx, []StageChange{{Ref: a.Ref(), To: StageChallenger}}, "x", "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"01", "+1", "", "0", "-1", " 1", "1.0"} {
+		_, err := r.SetStages(ctx, []StageChange{{Ref: Ref{ID: "lear", Version: v}, To: StageChampion}}, "x", "t")
+		if err == nil {
+			t.Errorf("version %q accepted", v)
+		}
+	}
+	rec, err := r.Stages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Seq != 1 || len(rec.Stages) != 1 || rec.Stage(a.Ref()) != StageChallenger {
+		t.Fatalf("stages after refused changes: seq %d, %v; want only lear@1 as challenger", rec.Seq, rec.Stages)
+	}
+}
+
+// Two champions are always refused. When the changes promote with a From
+// and leave alone a champion they do not mention (a trainer that read "no
+// champion" just before another bootstrapped), it is a conflict: re-read
+// and decide again. Without a From, or promoting two, it is the caller's
+// mistake.
+func TestSetStagesSecondChampion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		changes      func(champ, b, c Ref) []StageChange
+		wantConflict bool
+	}{
+		{"promotion decided before the champion appeared", func(_, b, c Ref) []StageChange {
+			return []StageChange{{Ref: b, From: StageCandidate, To: StageChampion}, {Ref: c, From: StageCandidate, To: StageChallenger}}
+		}, true},
+		{"no expectation stated", func(_, b, _ Ref) []StageChange {
+			return []StageChange{{Ref: b, To: StageChampion}}
+		}, false},
+		{"two promoted at once", func(_, b, c Ref) []StageChange {
+			return []StageChange{{Ref: b, From: StageCandidate, To: StageChampion}, {Ref: c, From: StageCandidate, To: StageChampion}}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r, _ := newTestRegistry(t)
+			champ, _ := r.Register(ctx, Card{ID: "a"}, weekly(t))
+			b, _ := r.Register(ctx, Card{ID: "b"}, weekly(t))
+			c, _ := r.Register(ctx, Card{ID: "c"}, weekly(t))
+			if _, err := r.SetStages(ctx, []StageChange{{Ref: champ.Ref(), From: StageCandidate, To: StageChampion}}, "bootstrap", "other trainer"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := r.SetStages(ctx, tc.changes(champ.Ref(), b.Ref(), c.Ref()), "x", "t")
+			if err == nil {
+				t.Fatal("second champion accepted")
+			}
+			if errors.Is(err, ErrStageConflict) != tc.wantConflict {
+				t.Errorf("err = %v; want ErrStageConflict %v", err, tc.wantConflict)
+			}
+			rec, err := r.Stages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch, _ := rec.Champion(); rec.Seq != 1 || ch != champ.Ref() || len(rec.In(StageChampion)) != 1 {
+				t.Fatalf("stages after the refused change: %+v", rec)
+			}
+		})
+	}
+}
+
 func TestOffsetsFromFiles(t *testing.T) {
 	t.Parallel()
 	files := []string{
@@ -215,6 +291,9 @@ func TestParseRef(t *testing.T) {
 	}{
 		{"lear", Ref{"lear", ""}, false},
 		{"lear@3", Ref{"lear", "3"}, false},
+		{"lear@03", Ref{"lear", "3"}, false}, // canonical, as stage records are keyed
+		{"lear@+3", Ref{"lear", "3"}, false},
+		{"lear@0", Ref{}, true},
 		{"lear@x", Ref{}, true},
 		{"bad/id", Ref{}, true},
 		{"", Ref{}, true},

@@ -97,10 +97,14 @@ func (r *Registry) Stages(ctx context.Context) (*StageRecord, error) {
 }
 
 // SetStages applies changes atomically, as one record of the stage log,
-// and returns that record. It fails with ErrStageConflict if a change's
-// From no longer holds, and refuses a result with two champions (demote
-// the old champion in the same call). If another writer appends first, it
-// re-reads and re-checks, so each decision lands once or not at all.
+// and returns that record. Versions must be exact, as registered ("3",
+// not "03" or "" for the latest). It fails with ErrStageConflict if a
+// change's From no longer holds, and refuses a result with two champions
+// (demote the old champion in the same call); when the changes promote
+// with a From and the other champion is one they do not mention, the
+// stages moved under the caller and that refusal is an ErrStageConflict
+// too. If another writer appends first, it re-reads and re-checks, so each
+// decision lands once or not at all.
 func (r *Registry) SetStages(ctx context.Context, changes []StageChange, reason, actor string) (*StageRecord, error) {
 	if len(changes) == 0 {
 		return nil, errors.New("registry: no stage change given")
@@ -108,6 +112,11 @@ func (r *Registry) SetStages(ctx context.Context, changes []StageChange, reason,
 	for _, c := range changes {
 		if !validStage[c.To] || (c.From != "" && !validStage[c.From]) {
 			return nil, fmt.Errorf("registry: stage change %s %q -> %q: stages are candidate, challenger, champion, archived", c.Ref, c.From, c.To)
+		}
+		// The stage map is keyed on the ref as written, so "lear@01" or
+		// "lear@" (latest) would stage a version under a second name.
+		if !canonicalVersion(c.Ref.Version) {
+			return nil, fmt.Errorf("registry: stage change of %s: version %q is not a version number as registered (1, 2, ...); name the exact version, e.g. %s@1", c.Ref.ID, c.Ref.Version, c.Ref.ID)
 		}
 		if _, err := r.Card(ctx, c.Ref); err != nil {
 			return nil, err
@@ -129,8 +138,11 @@ func (r *Registry) SetStages(ctx context.Context, changes []StageChange, reason,
 			}
 			next.Stages[c.Ref.String()] = c.To
 		}
-		if n := len(next.In(StageChampion)); n > 1 {
-			return nil, fmt.Errorf("registry: the change would leave %d champions (%v); move the old champion in the same call", n, next.In(StageChampion))
+		if champs := next.In(StageChampion); len(champs) > 1 {
+			if championRaced(changes, cur) {
+				return nil, fmt.Errorf("%w: %v is champion and the change does not move it; re-read the stages and decide again, moving the champion in the same call", ErrStageConflict, untouchedChampions(changes, cur))
+			}
+			return nil, fmt.Errorf("registry: the change would leave %d champions (%v); move the old champion in the same call", len(champs), champs)
 		}
 		b, err := json.MarshalIndent(next, "", "  ")
 		if err != nil {
@@ -146,6 +158,40 @@ func (r *Registry) SetStages(ctx context.Context, changes []StageChange, reason,
 		// Another writer appended record Seq first: re-read and re-check.
 	}
 	return nil, errors.New("registry: stage log kept moving; 100 attempts lost the race")
+}
+
+// championRaced reports whether a result with two champions is another
+// writer's doing: the changes promote one version with a compare-and-set
+// From and leave alone a champion they would have had to move. The caller
+// decided on stages read before that champion existed (a concurrent
+// bootstrap, say), which is a conflict like a stale From, not a bad call.
+func championRaced(changes []StageChange, cur *StageRecord) bool {
+	promoted := map[Ref]bool{}
+	for _, c := range changes {
+		if c.To != StageChampion {
+			continue
+		}
+		if c.From == "" {
+			return false // no expectation stated: the caller's own mistake
+		}
+		promoted[c.Ref] = true
+	}
+	return len(promoted) == 1 && len(untouchedChampions(changes, cur)) > 0
+}
+
+// untouchedChampions returns cur's champions that no change mentions.
+func untouchedChampions(changes []StageChange, cur *StageRecord) []Ref {
+	var out []Ref
+	for _, ch := range cur.In(StageChampion) {
+		mentioned := false
+		for _, c := range changes {
+			mentioned = mentioned || c.Ref == ch
+		}
+		if !mentioned {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // History returns the whole stage log, oldest first.
