@@ -7,9 +7,11 @@
 //
 //   - Forecast API (/v1/forecast): the latest forecast. Its issue time is
 //     when the run became available, read from the model's meta.json
-//     (last_run_availability_time, read after the forecast so that it is
-//     never earlier than the run we got) when a single model is configured;
-//     for the default best_match blend, which has no single run, it is the
+//     (last_run_availability_time) when a single model is configured. It is
+//     read before and after the forecast: if they differ, a run landed in
+//     between and the response may hold either, so it is fetched again
+//     rather than published under a time that may not be its own. For the
+//     default best_match blend, which has no single run, it is the
 //     response's Date, the moment we had it. Either way it is never before
 //     the data could be known.
 //   - Archive API (/v1/archive): observations (reanalysis: ERA5, ERA5-Land
@@ -60,6 +62,15 @@ const (
 	SourceArchive      = "open-meteo-archive"
 	SourcePreviousRuns = "open-meteo-previous-runs"
 )
+
+// ErrRunChanged says that the model's run changed during every attempt to
+// fetch a forecast: which run the values came from is unknown, so none are
+// returned (a later poll gets them).
+var ErrRunChanged = errors.New("openmeteo: the model's run changed while the forecast was fetched")
+
+// runAttempts bounds the forecast fetches of one poll when runs keep
+// landing during them (runs come hours apart, so a second one succeeds).
+const runAttempts = 3
 
 // DefaultVariables are the hourly variables fetched unless configured: the
 // drivers of power demand and wind and solar supply.
@@ -277,19 +288,44 @@ func (c *Client) Forecast(ctx context.Context, loc Location, days int) ([]schema
 	q.Set("longitude", strconv.FormatFloat(loc.Longitude, 'f', -1, 64))
 	q.Set("hourly", strings.Join(c.vars(), ","))
 	q.Set("forecast_days", strconv.Itoa(days))
-	h, err := c.get(ctx, or(c.ForecastURL, DefaultForecastURL), q)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	issued := h.date
-	if c.MetaModel != "" {
-		// Read after the forecast: if a new run landed in between, its
-		// (later) availability is used, so issued_at is never too early.
-		avail, err := c.availability(ctx)
+	u := or(c.ForecastURL, DefaultForecastURL)
+	var h *hourly
+	var issued time.Time
+	if c.MetaModel == "" {
+		var err error
+		if h, err = c.get(ctx, u, q); err != nil {
+			return nil, time.Time{}, err
+		}
+		issued = h.date
+	} else {
+		// The response does not say which run it holds: meta.json, read
+		// before and after it, does when both name the same run. If a run
+		// landed in between, the values may be the old run's or the new
+		// one's: neither time is safe (the new one would label the old
+		// values, and the new run would then be dropped as already
+		// published), so fetch again.
+		before, err := c.availability(ctx)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		issued = avail
+		for attempt := 1; ; attempt++ {
+			if h, err = c.get(ctx, u, q); err != nil {
+				return nil, time.Time{}, err
+			}
+			after, err := c.availability(ctx)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			if after.Equal(before) {
+				issued = after
+				break
+			}
+			if attempt == runAttempts {
+				return nil, time.Time{}, fmt.Errorf("%w: %s's last run became available at %s, then at %s (%d attempts)",
+					ErrRunChanged, c.MetaModel, before.Format(time.RFC3339), after.Format(time.RFC3339), attempt)
+			}
+			before = after
+		}
 	}
 	issued = issued.UTC()
 	var out []schemas.WeatherForecast

@@ -3,6 +3,7 @@ package openmeteo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -289,5 +290,112 @@ func TestParseLocations(t *testing.T) {
 		if _, err := ParseLocations(bad); err == nil {
 			t.Errorf("ParseLocations(%v) succeeded", bad)
 		}
+	}
+}
+
+// modelRuns serves the recorded forecast as a model whose runs come one
+// after another: run r holds the recorded values + r and became available
+// at 03:45 + 3r hours. A new run lands right after each forecast response
+// numbered in landAfter is served: between the forecast request and the
+// meta.json read that follows it.
+type modelRuns struct {
+	t         *testing.T
+	landAfter map[int]bool
+	mu        sync.Mutex
+	run       int
+	served    int
+}
+
+func (m *modelRuns) avail(run int) time.Time {
+	return ts(m.t, "2025-12-22T03:45:00Z").Add(time.Duration(run) * 3 * time.Hour)
+}
+
+func (m *modelRuns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if strings.HasSuffix(r.URL.Path, "/meta.json") {
+		fmt.Fprintf(w, `{"last_run_availability_time": %d}`, m.avail(m.run).Unix())
+		return
+	}
+	var body map[string]any
+	if err := json.Unmarshal(fixture(m.t, "npf_eu_wind_forecast.json"), &body); err != nil {
+		m.t.Error(err)
+	}
+	vals := body["hourly"].(map[string]any)["wind_speed_120m"].([]any)
+	for i, v := range vals {
+		if f, ok := v.(float64); ok {
+			vals[i] = f + float64(m.run)
+		}
+	}
+	json.NewEncoder(w).Encode(body)
+	m.served++
+	if m.landAfter[m.served] {
+		m.run++
+	}
+}
+
+func (m *modelRuns) requests() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.served
+}
+
+func (m *modelRuns) client(srv *httptest.Server) *Client {
+	return &Client{ForecastURL: srv.URL + "/v1/forecast", MetaURL: srv.URL + "/data/%s/static/meta.json",
+		Variables: []string{"wind_speed_120m"}, Model: "ecmwf_ifs025", MetaModel: "ecmwf_ifs025"}
+}
+
+// A forecast's values are published with the issue time of the run they
+// came from: when a run lands between the forecast request and meta.json,
+// the forecast is fetched again; when runs keep landing, nothing is
+// returned. Before, the old run's values went out with the new run's time.
+func TestForecastRunLandingDuringRequest(t *testing.T) {
+	t.Parallel()
+	var raw struct {
+		Hourly struct {
+			Time []string  `json:"time"`
+			W    []float64 `json:"wind_speed_120m"`
+		} `json:"hourly"`
+	}
+	json.Unmarshal(fixture(t, "npf_eu_wind_forecast.json"), &raw)
+	tests := []struct {
+		name      string
+		landAfter map[int]bool
+		run       int // the run whose values and time are returned; -1: an error
+		requests  int // forecast requests made
+	}{
+		{"no run lands", nil, 0, 1},
+		{"a run lands before meta.json is read", map[int]bool{1: true}, 1, 2},
+		{"runs keep landing", map[int]bool{1: true, 2: true, 3: true}, -1, runAttempts},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := &modelRuns{t: t, landAfter: tc.landAfter}
+			c := m.client(newServer(t, m))
+			fc, issued, err := c.Forecast(context.Background(), berlin, 16)
+			if n := m.requests(); n != tc.requests {
+				t.Errorf("%d forecast requests, want %d", n, tc.requests)
+			}
+			if tc.run < 0 {
+				if !errors.Is(err, ErrRunChanged) || len(fc) != 0 {
+					t.Fatalf("%d records, err %v; want none and ErrRunChanged", len(fc), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := m.avail(tc.run)
+			skip := want.Hour() // hours before the issue hour are left out
+			if !issued.Equal(want) || len(fc) != 336-skip {
+				t.Fatalf("issued %s, %d records; want %s, %d", issued, len(fc), want, 336-skip)
+			}
+			for i, f := range fc {
+				if v := raw.Hourly.W[i+skip] + float64(tc.run); f.Values["wind_speed_120m"] != v || !f.IssuedAt.Equal(want) {
+					t.Fatalf("record %d: %v issued %s, want %g (run %d) issued %s", i, f.Values, f.IssuedAt, v, tc.run, want)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package openmeteo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -68,5 +69,61 @@ func TestLiveForecastPublishesNewRunsOnly(t *testing.T) {
 	cov := pub.Coverage(task.Series)
 	if len(cov) != 1 || !cov.End().Equal(ts(t, "2025-12-22T09:40:01Z")) {
 		t.Errorf("coverage %v, want one interval ending just after the second run", cov)
+	}
+}
+
+// A run that lands between the forecast request and the meta.json read is
+// not lost: before, the old run went out under the new run's issue time and
+// the new run was then dropped as already published.
+func TestLiveForecastRunLandingDuringPoll(t *testing.T) {
+	t.Parallel()
+	kcfg := brokertest.Start(t)
+	topics := schemas.NewTopicSet("")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	adm, err := kcfg.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kafka.EnsureTopics(ctx, adm, append(topics.Specs(3, 0), source.CheckpointSpec(topics)), -1); err != nil {
+		t.Fatal(err)
+	}
+	adm.Close()
+	pub, err := source.NewPublisher(ctx, kcfg, source.PublisherOptions{Topics: topics, Producer: "wattcast/test", TransactionalID: "om-landing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	m := &modelRuns{t: t, landAfter: map[int]bool{1: true}} // run 1 lands during poll 1
+	p := &Producer{Client: m.client(newServer(t, m)), Locations: []Location{berlin}}
+	now := ts(t, "2025-12-22T07:00:00Z")
+	r := &source.Runner{Sink: pub, Now: func() time.Time { return now }}
+	task := p.ForecastTasks()[0]
+	for i := 1; i <= 2; i++ {
+		if _, err := r.PollOnce(ctx, task); err != nil {
+			t.Fatalf("poll %d: %v", i, err)
+		}
+		now = now.Add(time.Hour)
+	}
+	recs, err := kafka.ReadAll(ctx, kcfg, topics.WeatherForecast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run 1's values are the recorded ones + 1, from 06:00, the issue hour
+	// of run 1 (available 06:45).
+	if len(recs) != 336-6 {
+		t.Fatalf("%d forecasts, want run 1's 330 once", len(recs))
+	}
+	var first schemas.WeatherForecast
+	if err := schemas.Decode(recs[0].Value, &first); err != nil {
+		t.Fatal(err)
+	}
+	raw := map[string]any{}
+	if err := json.Unmarshal(fixture(t, "npf_eu_wind_forecast.json"), &raw); err != nil {
+		t.Fatal(err)
+	}
+	want := raw["hourly"].(map[string]any)["wind_speed_120m"].([]any)[6].(float64) + 1
+	if !first.IssuedAt.Equal(m.avail(1)) || first.Values["wind_speed_120m"] != want {
+		t.Errorf("first forecast %v issued %s, want run 1's %g issued %s", first.Values, first.IssuedAt, want, m.avail(1))
 	}
 }

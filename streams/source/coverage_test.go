@@ -58,6 +58,9 @@ func TestCoverage(t *testing.T) {
 	if g := c.Gaps(at(0), at(2)); len(g) != 0 {
 		t.Errorf("a covered range has gaps %v", g)
 	}
+	if m := c.Minus(Coverage{}.Add(at(1), at(5))); len(m) != 2 || !m[0].To.Equal(at(1)) || !m[1].From.Equal(at(5)) || !m[1].To.Equal(at(6)) {
+		t.Errorf("Minus %v, want [0,1) and [5,6)", m)
+	}
 	if !c.End().Equal(at(6)) {
 		t.Errorf("End %v", c.End())
 	}

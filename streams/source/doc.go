@@ -10,7 +10,11 @@
 // source). Its key time is what orders it: a price's period start, an
 // observation's hour, a forecast's issue time. The Coverage of a series is
 // the set of key-time intervals already published, kept as merged
-// [from, to) intervals.
+// [from, to) intervals. A forecast is identified by its issue time and its
+// hour, since a run can be published in parts (a CSV that ends mid-run and
+// grows later): a forecast series also keeps the hours whose forecasts are
+// all published (what an import marks) and, per issue time of a run
+// published in part, the hours published so far.
 //
 // # Publishing exactly once
 //
@@ -18,8 +22,7 @@
 // (a checkpoint record in a compacted topic) in one Kafka transaction, the
 // design of Kafka Connect's exactly-once source connectors (KIP-618): either
 // both are visible or neither is. On start it reads the checkpoints back
-// (read_committed) and drops every record whose key time is already
-// covered. So a re-run, an overlapping backfill or a crash between fetch and
+// (read_committed) and drops every record already covered. So a re-run, an overlapping backfill or a crash between fetch and
 // publish publishes no duplicate, and a crashed backfill resumes at the
 // first uncovered interval. Consumers of the data topics must read with
 // read_committed isolation (wattcast's processors do) so that they never see

@@ -30,11 +30,43 @@ type importItem struct {
 	keyFrom, keyTo time.Time
 }
 
+// forecastHours tracks, for one forecast series of an import, which hours
+// have all their forecasts published. A file holds rows, i.e. hours, not
+// whole runs: a run can go on in rows the file does not have yet (it grew
+// mid-day, or was sliced with From/To), so an import marks hours complete,
+// never issue times.
+type forecastHours struct {
+	series Series
+	hours  []time.Time   // distinct, in order
+	last   map[int64]int // hour (UnixNano) -> index of its last item
+	done   int           // hours[:done] are published
+}
+
+// mark advances past the hours whose items all lie before item hi and
+// returns the mark for hours[0] up to the first hour still to come (the
+// file's hours without a forecast in between included, like the gaps of
+// the other series), or false when none is complete.
+func (f *forecastHours) mark(hi int) (Mark, bool) {
+	for f.done < len(f.hours) && f.last[f.hours[f.done].UnixNano()] < hi {
+		f.done++
+	}
+	if f.done == 0 {
+		return Mark{}, false
+	}
+	to := f.hours[len(f.hours)-1].Add(time.Hour)
+	if f.done < len(f.hours) {
+		to = f.hours[f.done]
+	}
+	return Mark{Series: f.series, From: f.hours[0], To: to, ValidTime: true}, true
+}
+
 // Import publishes a parsed CSV through sink in known-at order, in
 // transactions of ChunkSize records, each with its checkpoints: importing
 // the same file twice publishes nothing the second time, a file that grew
-// publishes only its new rows, and a crashed import resumes. Rows the
-// parser rejected go to the dead-letter topic with their reason.
+// (or the next From/To slice of it) publishes only its new rows, also when
+// they continue a forecast run already published in part, and a crashed
+// import resumes. Rows the parser rejected go to the dead-letter topic with
+// their reason.
 func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOptions) (PublishStats, error) {
 	var items []importItem
 	for i := range res.Prices {
@@ -47,7 +79,7 @@ func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOp
 	}
 	for i := range res.Forecasts {
 		v := &res.Forecasts[i]
-		items = append(items, importItem{v.IssuedAt, v.Time, ForecastSeries(v), 2, i, v.IssuedAt, v.IssuedAt.Add(time.Second)})
+		items = append(items, importItem{v.IssuedAt, v.Time, ForecastSeries(v), 2, i, v.Time, v.Time.Add(time.Hour)})
 	}
 	sort.SliceStable(items, func(a, b int) bool {
 		if !items[a].knownAt.Equal(items[b].knownAt) {
@@ -55,6 +87,28 @@ func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOp
 		}
 		return items[a].event.Before(items[b].event)
 	})
+	fcs := map[string]*forecastHours{}
+	var fkeys []string // in order, for deterministic marks
+	for idx, it := range items {
+		if it.kind != 2 {
+			continue
+		}
+		k := it.series.Key()
+		f, ok := fcs[k]
+		if !ok {
+			f = &forecastHours{series: it.series, last: map[int64]int{}}
+			fcs[k] = f
+			fkeys = append(fkeys, k)
+		}
+		h := it.keyFrom.UnixNano()
+		if _, ok := f.last[h]; !ok {
+			f.hours = append(f.hours, it.keyFrom)
+		}
+		f.last[h] = idx // items are in order: the last one wins
+	}
+	for _, f := range fcs {
+		sort.Slice(f.hours, func(a, b int) bool { return f.hours[a].Before(f.hours[b]) })
+	}
 	size := opts.ChunkSize
 	if size <= 0 {
 		size = 5000
@@ -68,9 +122,10 @@ func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOp
 	}
 	for lo, hi := 0, 0; ; lo = hi {
 		hi = min(lo+size, len(items))
-		// Records known at the same instant stay together: a forecast
-		// run (one issue time) must be published whole, because a
-		// published issue time is what marks the run done.
+		// Records known at the same instant stay together, so that a
+		// forecast run is in one transaction: a run split across
+		// transactions would be tracked hour by hour in the checkpoint
+		// until its hours are complete, which is correct but larger.
 		for hi < len(items) && hi > 0 && items[hi].knownAt.Equal(items[hi-1].knownAt) {
 			hi++
 		}
@@ -84,7 +139,9 @@ func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOp
 			case 1:
 				b.Observations = append(b.Observations, res.Observations[it.i])
 			case 2:
+				// Forecasts are marked by hour below, once complete.
 				b.Forecasts = append(b.Forecasts, res.Forecasts[it.i])
+				continue
 			}
 			k := it.series.Key()
 			m, ok := spans[k]
@@ -107,6 +164,11 @@ func Import(ctx context.Context, sink Sink, res *csvimport.Result, opts ImportOp
 			b.Marks = append(b.Marks, *m)
 			if m.To.After(markEnd[k]) {
 				markEnd[k] = m.To
+			}
+		}
+		for _, k := range fkeys {
+			if m, ok := fcs[k].mark(hi); ok {
+				b.Marks = append(b.Marks, m)
 			}
 		}
 		st, err := sink.Publish(ctx, Series{}, time.Time{}, b)

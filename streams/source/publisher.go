@@ -31,8 +31,8 @@ type Batch struct {
 	// when nothing is known to be complete, e.g. tomorrow's prices that
 	// are not out yet.
 	Through time.Time
-	// Marks declare further key-time intervals complete, per series, for
-	// sources that write several series in one batch (an import).
+	// Marks declare further intervals complete, per series, for sources
+	// that write several series in one batch (an import).
 	Marks []Mark
 	// Incomplete, when set, says the fetch was cut short (e.g. a malformed
 	// page): the batch is published, then the loops treat the fetch as
@@ -44,6 +44,11 @@ type Batch struct {
 type Mark struct {
 	Series   Series
 	From, To time.Time
+	// ValidTime, for a forecast series, says that From and To bound
+	// forecast hours rather than issue times: every forecast of those
+	// hours, whatever its issue time, is published. An import knows that
+	// of the rows it read, not whether a run goes on in rows it has not.
+	ValidTime bool
 }
 
 // Dead is an input a source could not turn into a value.
@@ -64,8 +69,8 @@ type Dead struct {
 // PublishStats counts what a Publish did.
 type PublishStats struct {
 	Prices, Observations, Forecasts int
-	// Duplicates counts records dropped because their series already
-	// covered their key time.
+	// Duplicates counts records dropped because they were published
+	// already.
 	Duplicates int
 	// DeadLetters counts records sent to the dead-letter topic.
 	DeadLetters int
@@ -125,13 +130,42 @@ type Publisher struct {
 	log  *slog.Logger
 
 	mu  sync.Mutex
-	cov map[string]Coverage
+	cov map[string]*state
 }
 
+// checkpoint is the value of a checkpoint record. Hours and Runs were added
+// later: a checkpoint without them reads as before (its issue times count
+// as whole runs).
 type checkpoint struct {
-	Series    Series    `json:"series"`
-	Covered   Coverage  `json:"covered"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Series  Series   `json:"series"`
+	Covered Coverage `json:"covered"`
+	// Hours (forecast series): hours whose forecasts are all published.
+	Hours Coverage `json:"hours,omitempty"`
+	// Runs (forecast series): the hours published of runs published in
+	// part, by issue time.
+	Runs      []runHours `json:"runs,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+type runHours struct {
+	IssuedAt time.Time `json:"issued_at"`
+	Hours    Coverage  `json:"hours"`
+}
+
+func (c *checkpoint) state() *state {
+	s := &state{covered: c.Covered, hours: c.Hours, runs: map[int64]Coverage{}}
+	for _, r := range c.Runs {
+		s.runs[r.IssuedAt.UnixNano()] = r.Hours
+	}
+	return s
+}
+
+func newCheckpoint(sr Series, s *state, now time.Time) checkpoint {
+	c := checkpoint{Series: sr, Covered: s.covered, Hours: s.hours, UpdatedAt: now}
+	for _, k := range s.runKeys() {
+		c.Runs = append(c.Runs, runHours{time.Unix(0, k).UTC(), s.runs[k]})
+	}
+	return c
 }
 
 // NewPublisher starts a transactional producer and reads every checkpoint
@@ -153,7 +187,7 @@ func NewPublisher(ctx context.Context, kcfg kafka.Config, opts PublisherOptions)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Publisher{opts: opts, ckpt: CheckpointTopic(opts.Topics), log: log, cov: map[string]Coverage{}}
+	p := &Publisher{opts: opts, ckpt: CheckpointTopic(opts.Topics), log: log, cov: map[string]*state{}}
 	cl, err := kcfg.NewClient(kgo.TransactionalID(opts.TransactionalID), kgo.TransactionTimeout(time.Minute))
 	if err != nil {
 		return nil, err
@@ -183,17 +217,30 @@ func NewPublisher(ctx context.Context, kcfg kafka.Config, opts PublisherOptions)
 // producer.
 func (p *Publisher) Close() { p.cl.Close() }
 
-// Coverage returns what series s has published.
+// Coverage returns the key times series s has published (for a forecast
+// series, the issue times of runs published whole).
 func (p *Publisher) Coverage(s Series) Coverage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cov[s.Key()]
+	if c, ok := p.cov[s.Key()]; ok {
+		return c.covered
+	}
+	return nil
 }
 
-// Publish writes, in one transaction, the records of b whose key time no
-// checkpoint covers yet, b's dead letters, and the new checkpoints: s
-// extended by [from, b.Through), each of b.Marks, and the key span of every
-// record published (in whatever series it belongs to). On error nothing is
+// state returns series key k's state; the zero state if it has none.
+func (p *Publisher) state(k string) *state {
+	if c, ok := p.cov[k]; ok {
+		return c
+	}
+	return &state{}
+}
+
+// Publish writes, in one transaction, the records of b not published yet,
+// b's dead letters, and the new checkpoints: s extended by [from,
+// b.Through), each of b.Marks, and every record published (in whatever
+// series it belongs to). A price or an observation is identified by its key
+// time; a forecast by its issue time and its hour. On error nothing is
 // visible to read_committed consumers and the coverage is unchanged, so the
 // same fetch can simply be retried.
 func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Batch) (PublishStats, error) {
@@ -202,17 +249,18 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 	var st PublishStats
 	var recs []*kgo.Record
 	now := p.opts.Now().UTC()
-	// Within one batch a key may also repeat (overlapping pages); the first wins.
+	// Within one batch a record may also repeat (overlapping pages); the
+	// first wins.
 	seen := map[string]bool{}
-	dup := func(sr Series, t time.Time) bool {
-		k := sr.Key() + "@" + strconv.FormatInt(t.UnixNano(), 10)
-		if p.cov[sr.Key()].Contains(t) || seen[k] {
+	dup := func(k string, published bool) bool {
+		if published || seen[k] {
 			st.Duplicates++
 			return true
 		}
 		seen[k] = true
 		return false
 	}
+	nanos := func(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
 	var published []span
 	dead := map[string]int{} // dead letters by reason, logged once committed
 	add := func(topic, key string, v schemas.Value, raw func() []byte) {
@@ -229,41 +277,37 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 		switch v := v.(type) {
 		case *schemas.Price:
 			st.Prices++
-			published = append(published, span{PriceSeries(v), v.Start, v.End})
+			published = append(published, span{series: PriceSeries(v), from: v.Start, to: v.End})
 		case *schemas.WeatherObservation:
 			st.Observations++
-			published = append(published, span{ObservationSeries(v), v.Time, v.Time.Add(time.Hour)})
+			published = append(published, span{series: ObservationSeries(v), from: v.Time, to: v.Time.Add(time.Hour)})
 		case *schemas.WeatherForecast:
 			st.Forecasts++
-			// A run is one instant of issue time; a second marks it.
-			published = append(published, span{ForecastSeries(v), v.IssuedAt, v.IssuedAt.Add(time.Second)})
+			// The hour of its run, not the issue time: the rest of the
+			// run may come in a later batch (a file that grew).
+			published = append(published, span{series: ForecastSeries(v), from: v.Time, to: v.Time.Add(time.Hour), issued: v.IssuedAt})
 		}
 	}
 	for i := range b.Prices {
 		v := &b.Prices[i]
-		if !dup(PriceSeries(v), v.Start) {
+		sr := PriceSeries(v)
+		if !dup(sr.Key()+"@"+nanos(v.Start), p.state(sr.Key()).covered.Contains(v.Start)) {
 			add(p.opts.Topics.Prices, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
 		}
 	}
 	for i := range b.Observations {
 		v := &b.Observations[i]
-		if !dup(ObservationSeries(v), v.Time) {
+		sr := ObservationSeries(v)
+		if !dup(sr.Key()+"@"+nanos(v.Time), p.state(sr.Key()).covered.Contains(v.Time)) {
 			add(p.opts.Topics.WeatherObserved, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
 		}
 	}
-	// A forecast run is keyed by (issue time, hour): one issue holds many
-	// hours, so duplicates are judged on the issue time only against the
-	// checkpoint, and on (issue, hour) within the batch.
 	for i := range b.Forecasts {
 		v := &b.Forecasts[i]
-		fs := ForecastSeries(v)
-		k := fs.Key() + "@" + strconv.FormatInt(v.IssuedAt.UnixNano(), 10) + "/" + strconv.FormatInt(v.Time.Unix(), 10)
-		if p.cov[fs.Key()].Contains(v.IssuedAt) || seen[k] {
-			st.Duplicates++
-			continue
+		sr := ForecastSeries(v)
+		if !dup(sr.Key()+"@"+nanos(v.IssuedAt)+"/"+nanos(v.Time), p.state(sr.Key()).hasForecast(v.IssuedAt, v.Time)) {
+			add(p.opts.Topics.WeatherForecast, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
 		}
-		seen[k] = true
-		add(p.opts.Topics.WeatherForecast, v.Region, v, func() []byte { j, _ := json.Marshal(v); return j })
 	}
 	for _, d := range b.Dead {
 		rec := p.deadLetter(d, now)
@@ -271,35 +315,48 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 		st.DeadLetters++
 		dead[deadReason(d)]++
 	}
-	// New coverage: the window declared complete, and the key span of
-	// every record published (so a partial fetch that is retried does not
+	// New coverage: the window declared complete, the marks, and every
+	// record published (so a partial fetch that is retried does not
 	// publish its first part twice). Every series touched gets a checkpoint.
-	next := map[string]Coverage{}
+	next := map[string]*state{}
 	series := map[string]Series{}
-	mark := func(sr Series, a, b time.Time) {
+	touch := func(sr Series) *state {
 		k := sr.Key()
 		c, ok := next[k]
 		if !ok {
-			c = p.cov[k]
+			c = p.state(k).clone()
+			next[k], series[k] = c, sr
 		}
-		next[k], series[k] = c.Add(a, b), sr
+		return c
 	}
 	if !b.Through.IsZero() && !from.IsZero() {
-		mark(s, from, b.Through)
+		c := touch(s)
+		c.covered = c.covered.Add(from, b.Through)
 	}
 	for _, m := range b.Marks {
-		mark(m.Series, m.From, m.To)
+		c := touch(m.Series)
+		if m.ValidTime && m.Series.Kind == KindForecast {
+			c.hours = c.hours.Add(m.From, m.To)
+		} else { // other series are keyed by their valid time anyway
+			c.covered = c.covered.Add(m.From, m.To)
+		}
 	}
 	for _, v := range published {
-		mark(v.series, v.from, v.to)
+		c := touch(v.series)
+		if v.series.Kind == KindForecast {
+			c.addRun(v.issued, v.from, v.to)
+		} else {
+			c.covered = c.covered.Add(v.from, v.to)
+		}
 	}
 	var ckpts []*kgo.Record
 	for k, c := range next {
-		if sameCoverage(c, p.cov[k]) {
+		c.normalise()
+		if c.equal(p.state(k)) {
 			delete(next, k)
 			continue
 		}
-		val, err := json.Marshal(checkpoint{Series: series[k], Covered: c, UpdatedAt: now})
+		val, err := json.Marshal(newCheckpoint(series[k], c, now))
 		if err != nil {
 			return PublishStats{}, fmt.Errorf("source: encode checkpoint: %w", err)
 		}
@@ -318,22 +375,12 @@ func (p *Publisher) Publish(ctx context.Context, s Series, from time.Time, b Bat
 	return st, nil
 }
 
-func sameCoverage(a, b Coverage) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].From.Equal(b[i].From) || !a[i].To.Equal(b[i].To) {
-			return false
-		}
-	}
-	return true
-}
-
-// span is the key-time span a published record covers.
+// span is what a published record covers: [from, to) of its key time, or,
+// for a forecast, of its run's hours.
 type span struct {
 	series   Series
 	from, to time.Time
+	issued   time.Time // a forecast's issue time
 }
 
 func (p *Publisher) transact(ctx context.Context, recs []*kgo.Record) error {
@@ -384,8 +431,8 @@ func deadReason(d Dead) string {
 }
 
 // loadCheckpoints reads the checkpoint topic to its last stable offset.
-func loadCheckpoints(ctx context.Context, kcfg kafka.Config, topic string, log *slog.Logger) (map[string]Coverage, error) {
-	out := map[string]Coverage{}
+func loadCheckpoints(ctx context.Context, kcfg kafka.Config, topic string, log *slog.Logger) (map[string]*state, error) {
+	out := map[string]*state{}
 	acl, err := kcfg.NewClient()
 	if err != nil {
 		return nil, err
@@ -459,7 +506,7 @@ func loadCheckpoints(ctx context.Context, kcfg kafka.Config, topic string, log *
 				log.Warn("source: unreadable checkpoint ignored", "key", string(r.Key), "err", err)
 				return
 			}
-			out[string(r.Key)] = c.Covered
+			out[string(r.Key)] = c.state()
 		})
 	}
 	return out, nil
