@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,8 +140,18 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	}
 	cat := catalog.New(tr, catalog.Options{Refresh: o.refresh, ShadowArchived: shadow, IntervalLevel: o.intervalLevel,
 		Wrap: mm.Wrap, Logger: rc.log})
-	if err := cat.Refresh(rc); err != nil {
-		rc.log.Warn("the registry has no usable models yet; forecasting starts once it has", "registry", loc, "err", err)
+	// A batch run tries once (its caller reruns it); the service rides out
+	// a short outage of the registry's store.
+	backoff := catalogStartBackoff()
+	if o.untilCaughtUp {
+		backoff = nil
+	}
+	if err := firstRefresh(rc, cat.Refresh, backoff, rc.log); err != nil {
+		return fmt.Errorf("score: the scorer does not start until every deployed model of the registry %s loads: %w", loc, err)
+	}
+	if !slices.ContainsFunc(cat.Versions(), func(v catalog.Version) bool { return v.Stage == catalog.StageChampion }) {
+		rc.log.Warn("the model registry has no champion: the scorer counts region days without a model until one is promoted",
+			"registry", loc)
 	}
 	producer := kafka.Producer(version, "scorer")
 	sc, err := scorer.New(scorer.Config{Kafka: kc, Topics: topics, Catalog: cat, Regions: extra, ForecastFrom: from,
@@ -161,6 +173,7 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 		pc := o.promote
 		pc.Kafka, pc.Topics, pc.Registry, pc.Producer, pc.Actor, pc.Logger = kc, topics, tr, kafka.Producer(version, "promoter"), actor, rc.log
 		pc.Group, pc.InstanceID, pc.StopAtEnd = o.group+"-promoter", o.instance, o.untilCaughtUp
+		pc.Regions = extra // the zones of --regions, for the hours of each local day
 		pc.OnEvent = func(schemas.ModelEvent) { cat.Notify() }
 		if dec, err = promotion.New(pc); err != nil {
 			return err
@@ -244,6 +257,33 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	rc.log.Info("scoring", "mode", o.mode, "group", o.group, "registry", loc, "promotion", dec != nil,
 		"retrain_schedule", o.retrainSchedule, "retrain_worker", !o.noRetrainWorker)
 	return eg.Wait()
+}
+
+// catalogStartBackoff returns the waits after each failed first read of the
+// registry before the service gives up (about half a minute in all).
+func catalogStartBackoff() []time.Duration {
+	return []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+}
+
+// firstRefresh reads the registry until a read succeeds, waiting
+// backoff[i] after the i-th failure, and returns the last error when
+// backoff is exhausted or ctx is done. The scorer must not start before: on
+// an empty or partial catalog it would forecast days without their champion
+// (no official forecast) or skip them as days without a model, and it never
+// forecasts a committed day again.
+func firstRefresh(ctx context.Context, refresh func(context.Context) error, backoff []time.Duration, log *slog.Logger) error {
+	for i := 0; ; i++ {
+		err := refresh(ctx)
+		if err == nil || i == len(backoff) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("could not read the model registry; retrying", "attempt", i+1, "retry_in", backoff[i], "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff[i]):
+		}
+	}
 }
 
 // lakeTrainer trains from the lake with the training engineer's Train,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +220,73 @@ func TestScoreServiceServesHTTP(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("score did not stop within the deadline")
+	}
+}
+
+// A registry with a deployed version that cannot load stops `wattcast
+// score` before it scores anything, with an error naming the version and
+// what to do: scoring on a partial catalog would lose that model's days.
+func TestScoreRefusesAPartialCatalog(t *testing.T) {
+	t.Parallel()
+	addr, regDir := scoreSetup(t, "sp.")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rb, err := lake.Open(ctx, "file://"+regDir, lake.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New(rb)
+	card, err := reg.Register(ctx, registry.Card{ID: "broken", Kind: models.KindNaiveWeekly, Regions: []string{"FI"}}, []byte("not a model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.SetStages(ctx, []registry.StageChange{{Ref: card.Ref(), From: registry.StageCandidate, To: registry.StageChallenger}}, "test", "test"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--brokers", addr, "--topic-prefix", "sp.", "--registry", "file://" + regDir,
+		"--lake", "file://" + t.TempDir(), "--until-caught-up", "--instance-id", "t1"}
+	var out bytes.Buffer
+	err = runScoreCmd(ctx, args, &out)
+	if err == nil {
+		t.Fatalf("score started with a version that cannot load:\n%s", out.String())
+	}
+	t.Log(err)
+	for _, want := range []string{"broken@1", "does not start", "archive a version that cannot load"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(out.String(), "scored:") {
+		t.Errorf("score scored before failing:\n%s", out.String())
+	}
+}
+
+// The service retries the first registry read with backoff, and gives up
+// with the last error when the backoff runs out.
+func TestScoreFirstRefreshRetries(t *testing.T) {
+	t.Parallel()
+	errRead := errors.New("S3 timeout")
+	backoff := []time.Duration{time.Millisecond, time.Millisecond}
+	for _, tc := range []struct {
+		fails     int // reads that fail before one succeeds
+		wantCalls int
+		wantErr   bool
+	}{
+		{0, 1, false},
+		{2, 3, false},
+		{3, 3, true},
+	} {
+		calls := 0
+		refresh := func(context.Context) error {
+			calls++
+			if calls <= tc.fails {
+				return errRead
+			}
+			return nil
+		}
+		err := firstRefresh(context.Background(), refresh, backoff, slog.New(slog.DiscardHandler))
+		if calls != tc.wantCalls || (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, errRead)) {
+			t.Errorf("%d failing reads: %d reads, error %v; want %d reads, error %v", tc.fails, calls, err, tc.wantCalls, tc.wantErr)
+		}
 	}
 }

@@ -128,6 +128,10 @@ type Catalog struct {
 	opts   Options
 	notify chan struct{}
 
+	// refresh serialises Refresh, so that two refreshes (Run's and a
+	// caller's) cannot install their mappings out of order.
+	refresh sync.Mutex
+
 	mu       sync.RWMutex
 	versions []Version
 	byRegion map[string][]scorer.Deployed
@@ -166,8 +170,8 @@ func (c *Catalog) Deployed(_ context.Context, region string) ([]scorer.Deployed,
 	return c.any, nil
 }
 
-// Versions returns the versions of the last refresh, sorted by id and
-// version.
+// Versions returns the versions of the last successful refresh, sorted by
+// id and version.
 func (c *Catalog) Versions() []Version {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -212,10 +216,19 @@ func (c *Catalog) Run(ctx context.Context) error {
 // Refresh reads the registry and rebuilds the mapping, loading the models it
 // has not loaded yet. Versions are immutable, so a loaded model is kept for
 // as long as it is deployed.
+//
+// A refresh is all or nothing: if the registry cannot be listed or any
+// deployed version fails to load, the previous mapping stays (versions and
+// models of every region) and the error is returned. Installing the rest
+// would drop the version that failed, and if that is the champion, leave a
+// region without its official model. The models that did load are kept, so
+// the next refresh does not load them again.
 func (c *Catalog) Refresh(ctx context.Context) error {
+	c.refresh.Lock()
+	defer c.refresh.Unlock()
 	vs, err := c.reg.List(ctx)
 	if err != nil {
-		return fmt.Errorf("catalog: list the registry: %w", err)
+		return fmt.Errorf("catalog: list the registry (check its address and access to its store): %w", err)
 	}
 	slices.SortFunc(vs, func(a, b Version) int {
 		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Version, b.Version))
@@ -231,6 +244,14 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	for _, v := range vs {
 		for _, r := range v.Regions {
 			regions[r] = true
+		}
+		// A version serving every region may be calibrated for regions
+		// nobody names: map those too, so that its intervals there come
+		// from Calibration[region] (the any-region list has none).
+		if len(v.Regions) == 0 {
+			for r := range v.Calibration {
+				regions[r] = true
+			}
 		}
 		switch {
 		case v.Stage == StageChampion:
@@ -262,6 +283,15 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 			p = m
 		}
 		next[e.v.Key()] = p
+	}
+	if len(loadErrs) > 0 {
+		c.mu.Lock()
+		for k, p := range next {
+			c.loaded[k] = p
+		}
+		c.mu.Unlock()
+		return fmt.Errorf("catalog: %d deployed version(s) failed to load, so the mapping is left as it was "+
+			"(check the registry's store, or archive a version that cannot load): %w", len(loadErrs), errors.Join(loadErrs...))
 	}
 	deploy := func(region string) []scorer.Deployed {
 		var out []scorer.Deployed
@@ -302,9 +332,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	c.any = anyRegion
 	c.byRegion = out
 	c.loaded = next
-	if len(loadErrs) == 0 {
-		c.refreshd = now
-	}
+	c.refreshd = now
 	c.mu.Unlock()
-	return errors.Join(loadErrs...)
+	return nil
 }

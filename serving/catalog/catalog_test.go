@@ -236,3 +236,167 @@ func TestDeployedDuringRefresh(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// memRegistry is an in-memory registry whose loads of the versions in fail
+// return an error; it counts loads.
+type memRegistry struct {
+	mu    sync.Mutex
+	vs    []catalog.Version
+	fail  map[string]bool // "id@version"
+	loads int
+}
+
+func (m *memRegistry) set(vs []catalog.Version, fail ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.vs, m.fail = vs, map[string]bool{}
+	for _, k := range fail {
+		m.fail[k] = true
+	}
+}
+
+func (m *memRegistry) List(context.Context) ([]catalog.Version, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]catalog.Version(nil), m.vs...), nil
+}
+
+var errS3 = errors.New("S3 timeout")
+
+// stages lists versions as "id@version/stage".
+func stages(vs []catalog.Version) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Key()+"/"+v.Stage)
+	}
+	return out
+}
+
+func (m *memRegistry) Load(_ context.Context, id, version string) (models.Model, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.loads++
+	if m.fail[id+"@"+version] {
+		return nil, errS3
+	}
+	return models.NaiveWeekly{}, nil
+}
+
+func (m *memRegistry) SetStages(context.Context, []catalog.StageMove, string) error { return nil }
+
+// A refresh in which a deployed version fails to load keeps the previous
+// mapping and says so: installing the rest would drop that version, and a
+// dropped champion leaves a challenger first in the region. The versions
+// that did load are not loaded again by the next refresh.
+func TestFailedLoadKeepsThePreviousMapping(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	fi := []string{"FI"}
+	before := []catalog.Version{
+		{ID: "a", Version: "1", Regions: fi, Stage: catalog.StageChampion},
+		{ID: "b", Version: "1", Regions: fi, Stage: catalog.StageChallenger},
+	}
+	// c is registered and promoted at once; a is archived (shadowed).
+	promoted := []catalog.Version{
+		{ID: "a", Version: "1", Regions: fi, Stage: catalog.StageArchived, PreviousStage: catalog.StageChampion, StageSince: now},
+		{ID: "b", Version: "1", Regions: fi, Stage: catalog.StageChallenger},
+		{ID: "c", Version: "1", Regions: fi, Stage: catalog.StageChampion, StageSince: now},
+		{ID: "d", Version: "1", Regions: fi, Stage: catalog.StageChallenger},
+	}
+	for _, tc := range []struct {
+		name  string
+		first []catalog.Version // nil: no successful refresh before
+		fail  []string
+		want  []string // FI after the failed refresh
+	}{
+		{"promoted champion fails", before, []string{"c@1"}, []string{"a@1/champion", "b@1/challenger"}},
+		{"new challenger fails", before, []string{"d@1"}, []string{"a@1/champion", "b@1/challenger"}},
+		{"first refresh, champion fails", nil, []string{"c@1"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := &memRegistry{}
+			cat := catalog.New(reg, catalog.Options{ShadowArchived: 14 * 24 * time.Hour, Now: func() time.Time { return now }})
+			if tc.first != nil {
+				reg.set(tc.first)
+				if err := cat.Refresh(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			refreshed, versions := cat.Refreshed(), stages(cat.Versions())
+			reg.set(promoted, tc.fail...)
+			if err := cat.Refresh(ctx); !errors.Is(err, errS3) {
+				t.Fatalf("refresh with a failing load: %v, want the load error", err)
+			}
+			if got, _ := cat.Deployed(ctx, "FI"); !equal(ids(got), tc.want) {
+				t.Errorf("FI after the failed refresh: %v, want the previous %v", ids(got), tc.want)
+			}
+			if got, _ := cat.Deployed(ctx, "SE1"); len(got) != 0 {
+				t.Errorf("SE1 after the failed refresh: %v, want nothing", ids(got))
+			}
+			if got := stages(cat.Versions()); !equal(got, versions) {
+				t.Errorf("versions after the failed refresh: %v, want the previous %v", got, versions)
+			}
+			if !cat.Refreshed().Equal(refreshed) {
+				t.Errorf("refreshed at %s after a failed refresh, want still %s", cat.Refreshed(), refreshed)
+			}
+			// The store recovers: the new mapping is installed, and only
+			// the version that failed is loaded again.
+			loads := reg.loads
+			reg.set(promoted)
+			if err := cat.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"c@1/champion", "b@1/challenger", "d@1/challenger", "a@1/challenger"}
+			if got, _ := cat.Deployed(ctx, "FI"); !equal(ids(got), want) {
+				t.Errorf("FI after recovery: %v, want %v", ids(got), want)
+			}
+			if n := reg.loads - loads; n != len(tc.fail) {
+				t.Errorf("%d loads after recovery, want %d (the versions that loaded are kept)", n, len(tc.fail))
+			}
+		})
+	}
+}
+
+// A version naming no region serves every region; in a region nobody names
+// its intervals still come from its calibration for that region.
+func TestAnyRegionVersionIntervals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cal := &models.Conformal{}
+	for i := 1; i <= 19; i++ {
+		cal.Add(5, float64(i))
+	}
+	reg := &memRegistry{}
+	reg.set([]catalog.Version{
+		{ID: "all", Version: "1", Stage: catalog.StageChampion, Calibration: map[string]*models.Conformal{"FI": cal, "SE1": cal}},
+		{ID: "fi", Version: "1", Regions: []string{"FI"}, Stage: catalog.StageChallenger},
+	})
+	cat := catalog.New(reg, catalog.Options{})
+	if err := cat.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		region   string
+		want     []string
+		interval bool // the champion's
+	}{
+		{"FI", []string{"all@1/champion", "fi@1/challenger"}, true},
+		{"SE1", []string{"all@1/champion"}, true}, // named by nobody, calibrated
+		{"SE2", []string{"all@1/champion"}, false},
+	} {
+		ds, err := cat.Deployed(ctx, tc.region)
+		if err != nil || !equal(ids(ds), tc.want) {
+			t.Errorf("%s: deployed %v (%v), want %v", tc.region, ids(ds), err, tc.want)
+			continue
+		}
+		got := false
+		if ds[0].Interval != nil {
+			_, _, got = ds[0].Interval(5)
+		}
+		if got != tc.interval {
+			t.Errorf("%s: the champion has an interval at hour 5: %v, want %v", tc.region, got, tc.interval)
+		}
+	}
+}

@@ -44,6 +44,8 @@ type collector struct {
 	d       *Decider
 	regions map[string]*regionDays
 	dirty   map[string]bool
+	// warned holds the regions without a zone already logged.
+	warned map[string]bool
 	// emitted holds the records of the transaction being built (tests
 	// read it).
 	emitted []DayRecord
@@ -58,7 +60,7 @@ type regionDays struct {
 }
 
 func (d *Decider) newCollector(int32) (runner.Task, error) {
-	return &collector{d: d, regions: map[string]*regionDays{}, dirty: map[string]bool{}}, nil
+	return &collector{d: d, regions: map[string]*regionDays{}, dirty: map[string]bool{}, warned: map[string]bool{}}, nil
 }
 
 // Changelog keys of the collector: "<region>|d|<model key>|<issue time>" a
@@ -218,8 +220,12 @@ func abs(v float64) float64 {
 // send writes the region's complete days, in order, to the days topic.
 func (c *collector) send(region string, out sink) error {
 	s := c.regions[region]
+	if c.d.zones[region] == nil && !c.warned[region] {
+		c.warned[region] = true
+		c.d.cfg.Logger.Warn("promotion: region has no configured zone; its days count 24 hours (a clock-change day completes only when the next day is scored)", "region", region)
+	}
 	for _, d := range s.pending() {
-		if !s.complete(d) {
+		if !s.complete(d, func(h int64) int { return c.d.dayHours(region, h) }) {
 			return nil
 		}
 		keys := make([]string, 0)
@@ -266,16 +272,22 @@ func (s *regionDays) pending() []time.Time {
 }
 
 // complete reports whether the region's day issued at d is complete: a
-// model has scored a later day, or every model that scored d has a full
-// day of hours.
-func (s *regionDays) complete(d time.Time) bool {
+// model has scored a later day, or every model that scored d has every
+// hour of its local day; hours(h) is the length of the local day holding
+// hour h. Counting the local day's hours (not a fixed 24) keeps the 25th
+// hour of an autumn day from arriving after the day was sent, and sends a
+// spring day's 23 at once: live polls and a replay of the whole day then
+// send the same hours.
+func (s *regionDays) complete(d time.Time, hours func(h int64) int) bool {
 	full := true
 	for _, m := range s.days {
 		for t, x := range m {
 			if t.After(d) {
 				return true
 			}
-			if t.Equal(d) && len(x.Hours) < fullDay {
+			// Every hour of a record is of the same local day, so any
+			// one of them gives its length.
+			if t.Equal(d) && (len(x.Hours) == 0 || len(x.Hours) < hours(x.Hours[0].H)) {
 				full = false
 			}
 		}

@@ -58,6 +58,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/streams/kafka"
@@ -95,6 +96,10 @@ type Config struct {
 	Topics schemas.TopicSet
 	// Registry is read for the stages and written for stage changes.
 	Registry catalog.Registry
+	// Regions gives each region's zone, to know how many hours its days
+	// have (23, 24 or 25): pass the scorer's. It extends and overrides
+	// features.DefaultRegions. A region in neither counts 24-hour days.
+	Regions map[string]features.Region
 	// Alpha is the test level; default 0.05.
 	Alpha float64
 	// MinDays is the number of paired days before the first test; default
@@ -141,8 +146,11 @@ type Config struct {
 type Decider struct {
 	cfg       Config
 	daysTopic string
-	collect   *runner.Runner
-	decide    *runner.Runner
+	// zones are the regions' time zones, resolved once (read-only after
+	// New: the collector tasks share them).
+	zones   map[string]*time.Location
+	collect *runner.Runner
+	decide  *runner.Runner
 
 	mu     sync.Mutex
 	events []schemas.ModelEvent // committed events, for tests and the API
@@ -213,14 +221,17 @@ func New(cfg Config) (*Decider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Decider{cfg: cfg, daysTopic: DaysTopic(cfg.Topics)}
+	zones, err := resolveZones(cfg.Regions)
+	if err != nil {
+		return nil, err
+	}
+	d := &Decider{cfg: cfg, daysTopic: DaysTopic(cfg.Topics), zones: zones}
 	txID := func(group string) string {
 		if cfg.InstanceID == "" {
 			return "" // the runner's default: group-hostname
 		}
 		return group + "-" + cfg.InstanceID
 	}
-	var err error
 	d.collect, err = runner.New(runner.Config{
 		Kafka: cfg.Kafka, Group: cfg.Group, Inputs: []string{cfg.Topics.ErrorsChampion, cfg.Topics.ErrorsChallenger},
 		Changelog: CollectChangelog(cfg.Topics), DeadLetters: cfg.Topics.DeadLetters, Stage: "promoter", Producer: cfg.Producer,
@@ -240,6 +251,44 @@ func New(cfg Config) (*Decider, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// resolveZones loads the time zone of every region of
+// features.DefaultRegions and extra, so that a bad zone fails New rather
+// than a running stage.
+func resolveZones(extra map[string]features.Region) (map[string]*time.Location, error) {
+	regions := features.DefaultRegions()
+	for k, v := range extra {
+		regions[k] = v
+	}
+	byName := map[string]*time.Location{}
+	zones := make(map[string]*time.Location, len(regions))
+	for id, r := range regions {
+		loc, ok := byName[r.Zone]
+		if !ok {
+			var err error
+			if loc, err = time.LoadLocation(r.Zone); err != nil {
+				return nil, fmt.Errorf("promotion: region %s: %w", id, err)
+			}
+			byName[r.Zone] = loc
+		}
+		zones[id] = loc
+	}
+	return zones, nil
+}
+
+// dayHours returns how many hours the local day holding hour h (Unix
+// seconds) has in region's zone: 23, 24 or 25 around a clock change. As
+// the scorer counts them (scorer's hoursIn), so that a day is complete
+// exactly when the scorer has scored all of it. Without a zone, 24.
+func (d *Decider) dayHours(region string, h int64) int {
+	loc := d.zones[region]
+	if loc == nil {
+		return defaultDayHours
+	}
+	l := time.Unix(h, 0).In(loc)
+	start := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	return int(start.AddDate(0, 0, 1).Sub(start).Hours())
 }
 
 // Run runs both stages until ctx is done (or, with StopAtEnd, until the

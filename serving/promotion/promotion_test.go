@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/serving/catalog"
 	"github.com/wattcast/wattcast/serving/servingtest"
@@ -44,19 +45,39 @@ func version(id, stage string) catalog.Version {
 	return catalog.Version{ID: id, Version: "1", Kind: "oracle", Regions: []string{"FI"}, Stage: stage}
 }
 
-// errorsFor returns model m's error records of day d (24 hours), in the
+// helsinki is FI's zone: the test's days are FI's local days, as the
+// scorer forecasts them (23 or 25 hours on the days the clocks change).
+var helsinki = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
+// dayHours returns the hours of FI's local day d (counted from base's
+// date), and its forecast's issue time: 10:00 local the day before.
+func dayHours(d int) (hours []time.Time, issue time.Time) {
+	start := time.Date(base.Year(), base.Month(), base.Day()+d, 0, 0, 0, 0, helsinki)
+	next := time.Date(base.Year(), base.Month(), base.Day()+d+1, 0, 0, 0, 0, helsinki)
+	for h := start; h.Before(next); h = h.Add(time.Hour) {
+		hours = append(hours, h.UTC())
+	}
+	return hours, time.Date(base.Year(), base.Month(), base.Day()+d-1, 10, 0, 0, 0, helsinki).UTC()
+}
+
+// errorsFor returns model m's error records of FI's local day d, in the
 // role its stage gives it.
 func errorsFor(m model, d int, role string) []*schemas.ForecastError {
-	issue := base.AddDate(0, 0, d).Add(-14 * time.Hour)
+	hours, issue := dayHours(d)
 	var out []*schemas.ForecastError
-	for h := 0; h < 24; h++ {
-		hour := base.AddDate(0, 0, d).Add(time.Duration(h) * time.Hour)
+	for _, hour := range hours {
 		actual := truth("FI", hour)
 		f := actual + m.bias + m.sigma*servingtest.Noise(m.seed, "FI", hour)
 		naive := actual + 12*servingtest.Noise(999, "FI", hour)
 		out = append(out, &schemas.ForecastError{ForecastID: "FI/" + m.v.Key() + "/" + issue.Format(time.RFC3339), Region: "FI",
 			Market: "m", Unit: "EUR/MWh", ModelID: m.v.ID, ModelVersion: m.v.Version, ModelKind: "oracle", Role: role,
-			IssueTime: issue, Hour: hour, LeadHours: 14 + h, Forecast: f, Actual: actual, Error: f - actual,
+			IssueTime: issue, Hour: hour, LeadHours: int(hour.Sub(issue).Hours()), Forecast: f, Actual: actual, Error: f - actual,
 			AbsError: math.Abs(f - actual), NaiveWeekly: &naive})
 	}
 	return out
@@ -74,7 +95,8 @@ func stream(t *testing.T, ms []model, roles map[string]string, days int) []*kgo.
 				per[i] = errorsFor(m, d, roles[m.v.ID])
 			}
 		}
-		for h := 0; h < 24; h++ {
+		hours, _ := dayHours(d)
+		for h := range hours {
 			for i := range ms {
 				if per[i] == nil {
 					continue
@@ -537,5 +559,102 @@ func TestDegradedChampionRequestsRetraining(t *testing.T) {
 	}
 	if rq[1].Time.Sub(rq[0].Time).Round(time.Hour) != 7*24*time.Hour {
 		t.Errorf("requests at %s and %s, want 7 days apart", rq[0].Time, rq[1].Time)
+	}
+}
+
+// A region's day is complete when every model has every hour of its local
+// day: 25 on the day the clocks go back, 23 on the day they go forward.
+// Scored live (one hour per transaction, caught up after each) the day is
+// sent once, after its last hour, with all its hours: the same records as a
+// replay that reads the whole day in one poll. With a fixed 24 the autumn
+// day was sent without its 25th hour (dropped as a straggler), and the
+// spring day waited for the next day.
+func TestDayIsCompleteWithEveryHourOfTheLocalDay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		region, zone, date string
+		hours              int
+	}{
+		{"FI", "Europe/Helsinki", "2024-10-27", 25},
+		{"FI", "Europe/Helsinki", "2024-03-31", 23},
+		{"FI", "Europe/Helsinki", "2024-03-04", 24},
+		{"GB-A", "Europe/London", "2024-10-27", 25},
+		{"GB-A", "Europe/London", "2024-03-31", 23},
+		{"DE", "Europe/Berlin", "2024-10-27", 25},
+		// Not one of features.DefaultRegions: its zone is configured.
+		{"US-NY", "America/New_York", "2024-11-03", 25},
+		{"US-NY", "America/New_York", "2024-03-10", 23},
+	} {
+		t.Run(tc.region+"/"+tc.date, func(t *testing.T) {
+			loc, err := time.LoadLocation(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			day, err := time.ParseInLocation(time.DateOnly, tc.date, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issue := day.Add(-14 * time.Hour).UTC()
+			// The scorer's transactions: one hour of both models each.
+			var hours [][]*kgo.Record
+			for h := day; h.Before(day.AddDate(0, 0, 1)); h = h.Add(time.Hour) {
+				var recs []*kgo.Record
+				for _, m := range []struct{ id, role, topic string }{
+					{"champ", schemas.RoleChampion, topics.ErrorsChampion},
+					{"chall", schemas.RoleChallenger, topics.ErrorsChallenger},
+				} {
+					f, a := 50.0+float64(h.Hour()), 50.0
+					e := &schemas.ForecastError{ForecastID: tc.region + "/" + m.id, Region: tc.region, Market: "m", Unit: "EUR/MWh",
+						ModelID: m.id, ModelVersion: "1", ModelKind: "k", Role: m.role, IssueTime: issue, Hour: h.UTC(),
+						LeadHours: int(h.Sub(issue).Hours()), Forecast: f, Actual: a, Error: f - a, AbsError: math.Abs(f - a)}
+					r, err := kafka.NewRecord(m.topic, tc.region, e, "test")
+					if err != nil {
+						t.Fatal(err)
+					}
+					recs = append(recs, r)
+				}
+				hours = append(hours, recs)
+			}
+			if len(hours) != tc.hours {
+				t.Fatalf("%s has %d hours in %s, the case says %d", tc.date, len(hours), tc.zone, tc.hours)
+			}
+			newCollector := func() *collector {
+				cfg := Config{Topics: topics, Registry: &servingtest.Registry{}, Producer: "test"}
+				if _, known := features.DefaultRegions()[tc.region]; !known {
+					cfg.Regions = map[string]features.Region{tc.region: {Zone: tc.zone, IssueTime: "10:00"}}
+				}
+				d, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, _ := d.newCollector(0)
+				return c.(*collector)
+			}
+			ctx := context.Background()
+			live := newCollector()
+			var sent []DayRecord
+			for i, recs := range hours {
+				if err := live.process(ctx, recs, runner.Lag{}, &recorder{}); err != nil {
+					t.Fatal(err)
+				}
+				if len(live.emitted) > 0 && i < len(hours)-1 {
+					t.Fatalf("day sent after hour %d of %d", i+1, len(hours))
+				}
+				sent = append(sent, live.emitted...)
+			}
+			replay := newCollector()
+			if err := replay.process(ctx, slices.Concat(hours...), runner.Lag{}, &recorder{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(sent) != 2 || len(sent[0].Hours) != tc.hours || len(sent[1].Hours) != tc.hours {
+				for _, r := range sent {
+					t.Logf("sent %s %s: %d hours", r.ModelID, r.Day(), len(r.Hours))
+				}
+				t.Fatalf("live: %d day records; want 2 of %d hours, sent after the last hour", len(sent), tc.hours)
+			}
+			if !reflect.DeepEqual(sent, replay.emitted) {
+				t.Errorf("live and replay send different days:\n live   %+v\n replay %+v", sent, replay.emitted)
+			}
+		})
 	}
 }

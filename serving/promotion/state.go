@@ -15,9 +15,11 @@ type hourErr struct {
 	N float64 `json:"n"`
 }
 
-// fullDay is how many scored hours complete a day at once; a shorter day
-// (23 hours, or a gap) is complete when a later day is scored.
-const fullDay = 24
+// defaultDayHours is the length of a day of a region with no known zone.
+// A region's day is complete at once when every model has all its hours
+// (Decider.dayHours: 23, 24 or 25 by the zone); a day with a gap is
+// complete when a later day is scored.
+const defaultDayHours = 24
 
 // pairedDay holds two models' absolute errors on the (region, hour) pairs
 // both scored on one day, and the weekly naive forecast's (-1 when

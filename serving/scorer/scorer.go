@@ -116,6 +116,7 @@ type Stats struct {
 	Errors      int64 // error records emitted
 	ModelErrors int64 // forecasts a model failed to make
 	NoModel     int64 // days with no deployed model
+	NoOfficial  int64 // days forecast with none official (no champion deployed)
 }
 
 // ChangelogTopic is the scorer's state changelog for a topic set.
@@ -195,20 +196,27 @@ type accKey struct{ Region, ModelID, Version, Role string }
 // Accuracy sums one model's errors in one region since the scorer started.
 type Accuracy struct {
 	Region, ModelID, Version, Kind, Role string
-	N                                    int
-	SumAbs, SumAbsNaive                  float64
-	NaiveN                               int
+	// N hours scored, with the model's absolute errors summing to SumAbs.
+	N      int
+	SumAbs float64
+	// NaiveN of those hours have a weekly naive forecast: on them the
+	// model's absolute errors sum to SumAbsWithNaive and the naive
+	// forecast's to SumAbsNaive.
+	NaiveN                       int
+	SumAbsWithNaive, SumAbsNaive float64
 }
 
-// MAE is the mean absolute error.
+// MAE is the mean absolute error over every scored hour.
 func (a Accuracy) MAE() float64 { return a.SumAbs / float64(a.N) }
 
-// RMAE is the MAE over the weekly naive forecast's MAE on the same hours.
+// RMAE is the MAE over the weekly naive forecast's MAE on the same hours:
+// only those that have a naive forecast, so that an hour without one (the
+// first week of a region) counts in neither.
 func (a Accuracy) RMAE() float64 {
 	if a.NaiveN == 0 || a.SumAbsNaive == 0 {
 		return math.NaN()
 	}
-	return a.MAE() / (a.SumAbsNaive / float64(a.NaiveN))
+	return a.SumAbsWithNaive / a.SumAbsNaive
 }
 
 // Accuracy returns the accumulated accuracy per region and model.
@@ -321,6 +329,7 @@ func (t *task) Committed() {
 	t.s.st.Errors += t.pending.st.Errors
 	t.s.st.ModelErrors += t.pending.st.ModelErrors
 	t.s.st.NoModel += t.pending.st.NoModel
+	t.s.st.NoOfficial += t.pending.st.NoOfficial
 	for _, e := range t.pending.acc {
 		k := accKey{e.Region, e.ModelID, e.ModelVersion, e.Role}
 		a := t.s.acc[k]
@@ -335,6 +344,7 @@ func (t *task) Committed() {
 		if e.NaiveWeekly != nil {
 			naive := math.Abs(*e.NaiveWeekly - e.Actual)
 			a.NaiveN++
+			a.SumAbsWithNaive += e.AbsError
 			a.SumAbsNaive += naive
 			attrs = append(attrs, "naive_abs_error", naive)
 		}
@@ -435,6 +445,11 @@ func (t *task) forecast(ctx context.Context, day []schemas.FeatureRow, out *runn
 	}
 	in := models.Day{History: t.historyRows(region), Target: day}
 	official := t.official(region, deployed)
+	if official < 0 {
+		t.pending.st.NoOfficial++
+		t.s.cfg.Logger.Warn("the region has no champion (the champion's card does not name it), so none of its forecasts is official; "+
+			"promote a champion that serves it", "region", region, "date", day[0].LocalDate, "models", len(deployed))
+	}
 	for i, d := range deployed {
 		vals, err := d.Model.Predict(in)
 		if err != nil {
@@ -489,7 +504,9 @@ func (t *task) forecast(ctx context.Context, day []schemas.FeatureRow, out *runn
 
 // official returns the index of the deployed model whose forecast is
 // official: the champion, or in split mode the first challenger for the
-// regions routed to it.
+// regions routed to it. It returns -1 (no forecast is official) when the
+// region has no champion and is not routed to a challenger: a challenger
+// is unproven, and in shadow mode must never be what users act on.
 func (t *task) official(region string, ds []Deployed) int {
 	champ, chall := -1, -1
 	for i := range ds {
@@ -503,10 +520,7 @@ func (t *task) official(region string, ds []Deployed) int {
 	if t.s.cfg.Mode == ModeSplit && chall >= 0 && inSplit(region, t.s.cfg.SplitShare) {
 		return chall
 	}
-	if champ >= 0 {
-		return champ
-	}
-	return 0
+	return champ
 }
 
 // inSplit routes a stable share of regions: the FNV-1a hash of the region id

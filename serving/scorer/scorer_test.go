@@ -3,6 +3,7 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -296,4 +297,66 @@ func scorerOutputs(t *testing.T, kc kafka.Config, topics schemas.TopicSet) outpu
 		}
 	}
 	return o
+}
+
+// The official forecast is the champion's, or in split mode the first
+// challenger's in the regions routed to it; a region without a champion has
+// no official forecast outside the challenger's arm.
+func TestOfficial(t *testing.T) {
+	t.Parallel()
+	champ := Deployed{ID: "c", Role: schemas.RoleChampion}
+	chall := Deployed{ID: "x", Role: schemas.RoleChallenger}
+	for _, tc := range []struct {
+		name  string
+		mode  string
+		share float64 // 1: every region in the challenger's arm
+		ds    []Deployed
+		want  int
+	}{
+		{"shadow", ModeShadow, 0, []Deployed{champ, chall}, 0},
+		{"shadow, champion listed last", ModeShadow, 0, []Deployed{chall, champ}, 1},
+		{"shadow, no champion", ModeShadow, 0, []Deployed{chall, chall}, -1},
+		{"shadow ignores the share", ModeShadow, 1, []Deployed{chall}, -1},
+		{"split, champion's arm", ModeSplit, 0, []Deployed{champ, chall}, 0},
+		{"split, challenger's arm", ModeSplit, 1, []Deployed{champ, chall}, 1},
+		{"split, challenger's arm, no champion", ModeSplit, 1, []Deployed{chall}, 0},
+		{"split, champion's arm, no champion", ModeSplit, 0, []Deployed{chall}, -1},
+		{"split, challenger's arm, no challenger", ModeSplit, 1, []Deployed{champ}, 0},
+	} {
+		tk := &task{s: &Scorer{cfg: Config{Mode: tc.mode, SplitShare: tc.share}}}
+		if got := tk.official("FI", tc.ds); got != tc.want {
+			t.Errorf("%s: official %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// MAE is over every scored hour; rMAE compares the model with the weekly
+// naive forecast on the hours that have a naive forecast only.
+func TestAccuracyRMAEOnTheSameHours(t *testing.T) {
+	t.Parallel()
+	naive := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name      string
+		errs      []schemas.ForecastError // Actual 0: the naive error is |NaiveWeekly|
+		mae, rmae float64
+	}{
+		{"every hour has a naive value", []schemas.ForecastError{{AbsError: 2, NaiveWeekly: naive(4)}, {AbsError: 4, NaiveWeekly: naive(-4)}}, 3, 0.75},
+		{"an hour without", []schemas.ForecastError{{AbsError: 2, NaiveWeekly: naive(4)}, {AbsError: 10}}, 6, 0.5},
+		{"no naive value", []schemas.ForecastError{{AbsError: 2}}, 2, math.NaN()},
+	} {
+		s := &Scorer{cfg: Config{Logger: slog.New(slog.DiscardHandler)}, acc: map[accKey]*Accuracy{}}
+		tk := &task{s: s}
+		for _, e := range tc.errs {
+			e.Region, e.ModelID, e.ModelVersion, e.Role = "FI", "m", "1", schemas.RoleChampion
+			tk.pending.acc = append(tk.pending.acc, e)
+		}
+		tk.Committed()
+		acc := s.Accuracy()
+		if len(acc) != 1 {
+			t.Fatalf("%s: accuracy %+v, want one model", tc.name, acc)
+		}
+		if mae, rmae := acc[0].MAE(), acc[0].RMAE(); mae != tc.mae || !(rmae == tc.rmae || math.IsNaN(rmae) && math.IsNaN(tc.rmae)) {
+			t.Errorf("%s: MAE %v rMAE %v, want %v and %v", tc.name, mae, rmae, tc.mae, tc.rmae)
+		}
+	}
 }
