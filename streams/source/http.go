@@ -94,12 +94,21 @@ func IsRetryable(err error) bool {
 	if errors.As(err, &se) {
 		return se.Status == http.StatusTooManyRequests || se.Status >= 500
 	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// *url.Error is itself a net.Error, so look inside: the network's
+		// failures (refused, reset, DNS, a connection closed mid-response,
+		// a timeout) pass; the request's own (an unsupported scheme, an
+		// untrusted certificate) fail the same way every time.
+		var ne net.Error
+		return ue.Timeout() || errors.As(ue.Err, &ne) || errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF) ||
+			errors.Is(ue.Err, context.DeadlineExceeded)
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		return true
 	}
-	var ue *url.Error
-	return errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func (h *HTTPClient) attempts() int {

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -124,6 +125,60 @@ func TestBackoffBounds(t *testing.T) {
 			if d <= 0 || d > ceil {
 				t.Fatalf("Backoff(%d) = %s, want in (0, %s]", attempt, d, ceil)
 			}
+		}
+	}
+}
+
+// IsRetryable on the errors a real client returns: the network's failures
+// are retried, the request's own are not (retrying them only delays the
+// error a user must fix).
+func TestIsRetryable(t *testing.T) {
+	t.Parallel()
+	get := func(cl *http.Client, u string) error {
+		resp, err := cl.Get(u)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	refused := closed.URL
+	closed.Close()
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			c.Close() // no response at all
+		}
+	}))
+	t.Cleanup(hangup.Close)
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled, _ := http.NewRequestWithContext(ctx, http.MethodGet, tlsSrv.URL, nil)
+	_, canceledErr := tlsSrv.Client().Do(canceled)
+
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"connection refused", get(http.DefaultClient, refused), true},
+		{"connection closed without a response", get(http.DefaultClient, hangup.URL), true},
+		{"unsupported scheme", get(http.DefaultClient, "gopher2://example.com/x"), false},
+		{"untrusted certificate", get(http.DefaultClient, tlsSrv.URL), false},
+		{"canceled", canceledErr, false},
+		{"429", &StatusError{Status: http.StatusTooManyRequests}, true},
+		{"503", &StatusError{Status: http.StatusServiceUnavailable}, true},
+		{"404", &StatusError{Status: http.StatusNotFound}, false},
+		{"wrapped deadline", fmt.Errorf("fetch: %w", context.DeadlineExceeded), true},
+		{"nil", nil, false},
+	} {
+		if c.name != "nil" && c.err == nil {
+			t.Fatalf("%s: the request succeeded; the test needs its error", c.name)
+		}
+		if got := IsRetryable(c.err); got != c.want {
+			t.Errorf("%s: IsRetryable(%v) = %v, want %v", c.name, c.err, got, c.want)
 		}
 	}
 }
