@@ -52,7 +52,19 @@ type Config struct {
 	// InstanceID makes this instance's transactional id unique; default
 	// the host name.
 	InstanceID string
+	// MaxAhead is how far past Now a record's known-at time may be;
+	// default DefaultMaxAhead, negative for no limit (a replay of made-up
+	// future data). A later one is dead-lettered as out_of_range: taken in,
+	// it would move the partition's event-time clock to its time, and
+	// every record after it would be late.
+	MaxAhead time.Duration
+	// Now is the wall clock MaxAhead is measured from; default time.Now.
+	Now func() time.Time
 }
+
+// DefaultMaxAhead is the default Config.MaxAhead: a day of clock skew or
+// early publication is more than any source has.
+const DefaultMaxAhead = 24 * time.Hour
 
 // Processor is the feature processor. Create it with New and call Run once.
 type Processor struct {
@@ -70,6 +82,12 @@ func New(cfg Config) (*Processor, error) {
 	}
 	if cfg.MaxPollRecords == 0 {
 		cfg.MaxPollRecords = DefaultMaxPollRecords
+	}
+	if cfg.MaxAhead == 0 {
+		cfg.MaxAhead = DefaultMaxAhead
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -226,10 +244,14 @@ func (t *task) process(recs []*kgo.Record, lag runner.Lag, emit func(*kgo.Record
 		t.decoders = make([]schemas.Decoder, n)
 	}
 	errs := make([]error, len(recs), max(len(recs), 256))
+	limit := time.Time{} // the latest known-at time taken in; zero for none
+	if t.cfg.MaxAhead > 0 {
+		limit = t.cfg.Now().Add(t.cfg.MaxAhead)
+	}
 	chunked(len(recs), func(w, lo, hi int) {
 		dc := &t.decoders[w]
 		for i := lo; i < hi; i++ {
-			errs[i] = t.decode(dc, recs[i], kinds[i])
+			errs[i] = t.decode(dc, recs[i], kinds[i], limit)
 		}
 	}, nil)
 	for i, rec := range recs {
@@ -363,24 +385,30 @@ func resize[T any](s []T, n int) []T {
 }
 
 // decode decodes and checks one input record into its place.
-func (t *task) decode(dc *schemas.Decoder, rec *kgo.Record, k kindAt) error {
+func (t *task) decode(dc *schemas.Decoder, rec *kgo.Record, k kindAt, limit time.Time) error {
 	var v schemas.Value
 	var region *string
+	var knownAt *time.Time
 	switch k.kind {
 	case features.KindPrice:
 		p := &t.prices[k.i]
-		v, region = p, &p.Region
+		v, region, knownAt = p, &p.Region, &p.PublishedAt
 	case features.KindObservation:
 		o := &t.obs[k.i]
-		v, region = o, &o.Region
+		v, region, knownAt = o, &o.Region, &o.AvailableAt
 	case features.KindForecast:
 		f := &t.fcs[k.i]
-		v, region = f, &f.Region
+		v, region, knownAt = f, &f.Region, &f.IssuedAt
 	default:
 		return fmt.Errorf("processors: unexpected topic %s", rec.Topic)
 	}
 	if err := dc.Decode(rec.Value, v); err != nil {
 		return err
+	}
+	if !limit.IsZero() && knownAt.After(limit) {
+		return &features.Rejection{Reason: schemas.ReasonOutOfRange, Msg: fmt.Sprintf(
+			"known at %s, more than %s after this processor's wall clock: the producer's clock or the record is wrong (taken in, it would make every later record late)",
+			knownAt.UTC().Format(time.RFC3339), t.cfg.MaxAhead)}
 	}
 	return checkKey(rec, *region)
 }

@@ -384,3 +384,66 @@ func TestProcessorHandlesAnInputFarAhead(t *testing.T) {
 		}
 	}
 }
+
+// A record known at a time far past the wall clock (a producer's clock
+// gone wrong, a typo in a year) is dead-lettered as out_of_range. Taken
+// in, it would move the partition's clock there once the inputs caught up,
+// and every record after it would be dead-lettered as late, across
+// restarts (the clock is in the changelog).
+func TestProcessorRejectsARecordFromTheFarFuture(t *testing.T) {
+	t.Parallel()
+	topics := schemas.NewTopicSet("t4.")
+	kc := startBroker(t, topics)
+	in := history([]string{"FI"}, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC), 12)
+	cut := time.Date(2023, 5, 9, 0, 0, 0, 0, time.UTC)
+	future, err := kafka.NewRecord(topics.WeatherForecast, "FI", &schemas.WeatherForecast{Region: "FI", Location: "Helsinki",
+		Source: "test", IssuedAt: time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC), Time: time.Date(2199, 1, 1, 6, 0, 0, 0, time.UTC),
+		LeadHours: 6, Values: map[string]float64{"temperature_2m": 3}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The inputs known before the cut and the future record; a run to the
+	// end (the inputs catch up); then the rest and a second run.
+	var before, after []*kgo.Record
+	in.Each(topics, func(at time.Time, topic, key string, v schemas.Value) {
+		r, err := kafka.NewRecord(topic, key, v, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at.Before(cut) {
+			before = append(before, r)
+		} else {
+			after = append(after, r)
+		}
+	})
+	cl, err := kc.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, recs := range [][]*kgo.Record{append([]*kgo.Record{future}, before...), after} {
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		runProcessor(t, ctx, kc, topics, true, 1000)
+	}
+
+	reasons := map[string]int{}
+	for _, r := range readAll(t, kc, topics.DeadLetters) {
+		var d schemas.DeadLetter
+		if err := schemas.Decode(r.Value, &d); err != nil {
+			t.Fatal(err)
+		}
+		reasons[d.Reason]++
+	}
+	if reasons[schemas.ReasonOutOfRange] != 1 || len(reasons) != 1 {
+		t.Fatalf("dead letters by reason %v, want the future record alone as out_of_range", reasons)
+	}
+	got := decodeRows(t, readAll(t, kc, topics.Features))
+	want := expected(t, in)
+	if len(got) != len(want) {
+		t.Fatalf("%d feature rows, want %d", len(got), len(want))
+	}
+}
