@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -23,6 +24,10 @@ type command struct {
 	setup func(fs *flag.FlagSet, g *globals) func(ctx *runContext) error
 	// uses says which shared flags the subcommand takes (zero: all).
 	uses sharedFlags
+	// positional says the subcommand takes arguments besides flags; one
+	// that does not refuses them (`--regions FI GB-A` would otherwise
+	// drop GB-A without a word).
+	positional bool
 }
 
 // runContext is what a subcommand's run function gets.
@@ -31,6 +36,11 @@ type runContext struct {
 	log  *slog.Logger
 	out  io.Writer // progress and summaries for humans (stderr)
 	args []string  // positional arguments left after the flags
+	// service is set by commands that run until stopped: a signal is how
+	// they end, so it exits 0. A command that runs to completion (a
+	// backfill, a smoke test, --until-caught-up) exits 130 when a signal
+	// cuts it short, so that a scheduler never takes it for done.
+	service bool
 }
 
 // envName is the environment variable bound to a flag: WATTCAST_ followed by
@@ -46,8 +56,26 @@ func envName(flagName string) string {
 
 // parseFlags parses args into fs, then fills every flag not given on the
 // command line from its environment variable. Command-line flags win.
+// Flags may come after positional arguments (`models list --json`): Go's
+// flag package stops at the first of them and would leave the rest
+// unparsed, silently. After "--", everything is positional. fs.Args() is
+// the positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
+	var positional []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, positional = args[:i], slices.Clone(args[i+1:])
+	}
+	var between []string // positional arguments before the last flag
+	for rest := args; len(rest) > 0; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if rest = fs.Args(); len(rest) > 0 {
+			between, rest = append(between, rest[0]), rest[1:]
+		}
+	}
+	positional = append(between, positional...)
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return err
 	}
 	set := map[string]bool{}

@@ -17,6 +17,7 @@ func brokerCommand() *command {
 			port := fs.Int("port", 9092, "port to listen on, on 127.0.0.1")
 			dir := fs.String("data-dir", ".wattcast/broker", "directory keeping the broker's data across restarts (\"\" for memory only)")
 			return func(rc *runContext) error {
+				rc.service = true
 				opts := []broker.Opt{broker.WithPort(*port), broker.WithLogger(rc.log)}
 				if *dir != "" {
 					opts = append(opts, broker.WithDataDir(*dir))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/replay"
 )
 
@@ -37,6 +38,16 @@ func demoCommand() *command {
 					partitions: g.partitions, seed: *seed, preset: *models, windows: windows, backtestDays: *backtest, out: rc.out, log: log, lakeOpts: g.lakeOptions()}
 				if g.lakeURL != defaultLakeURL {
 					o.lakeURL = g.lakeURL
+				}
+				if g.topicPrefix != schemas.DefaultTopicPrefix {
+					o.prefix = g.topicPrefix
+				}
+				if len(g.brokers) > 0 { // TLS and SASL (MSK IAM) for external brokers
+					kc, err := g.kafkaConfig(rc, log, "wattcast-demo")
+					if err != nil {
+						return err
+					}
+					o.kafka = kc
 				}
 				o.registry = g.registryURL
 				res, err := runDemo(rc, o)

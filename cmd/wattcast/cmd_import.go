@@ -74,6 +74,9 @@ func importCommand() *command {
 				if opts.To, err = parseDate(*to); err != nil {
 					return fmt.Errorf("import: --to: %w", err)
 				}
+				if !opts.From.IsZero() && !opts.To.IsZero() && !opts.From.Before(opts.To) {
+					return fmt.Errorf("import: --from %s is not before --to %s: the range is empty", *from, *to)
+				}
 				res, err := parseData(*dataPath, m, opts)
 				if err != nil {
 					return err

@@ -13,10 +13,11 @@ import (
 
 func modelsCommand() *command {
 	return &command{
-		name:    "models",
-		summary: "list the registered models, or show one model card",
-		usage:   "wattcast models list | wattcast models show ID[@VERSION]",
-		uses:    sharedStore,
+		name:       "models",
+		positional: true,
+		summary:    "list the registered models, or show one model card",
+		usage:      "wattcast models list | wattcast models show ID[@VERSION]",
+		uses:       sharedStore,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			jsonOut := fs.Bool("json", false, "print JSON instead of a table")
 			return func(rc *runContext) error {

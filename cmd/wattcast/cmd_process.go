@@ -33,6 +33,7 @@ func processCommand() *command {
 			group := fs.String("group", "", "the feature processor's consumer group (default wattcast-processor, or derived from a non-default --topic-prefix)")
 			lakeGroup := fs.String("lake-group", "", "the lake sink's consumer group (default wattcast-lakesink, or derived from a non-default --topic-prefix)")
 			return func(rc *runContext) error {
+				rc.service = !*untilEnd
 				kc, err := g.kafkaConfig(rc, rc.log, "wattcast-process")
 				if err != nil {
 					return err

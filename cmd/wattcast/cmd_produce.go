@@ -50,6 +50,10 @@ func produceCommand() *command {
 			fs.Var(&apis, "openmeteo-apis", "Open-Meteo APIs: forecast, archive, previous-runs (default: forecast,archive live; archive,previous-runs backfill)")
 			fs.Var(&variables, "openmeteo-variables", "hourly variables (default "+strings.Join(openmeteo.DefaultVariables, ",")+")")
 			return func(rc *runContext) error {
+				rc.service = *bfFrom == "" // live
+				if !(*rps > 0) {
+					return fmt.Errorf("produce: --requests-per-second %g: want a positive rate, e.g. 1 (a zero rate would wait forever)", *rps)
+				}
 				from, err := parseDate(*bfFrom)
 				if err != nil {
 					return fmt.Errorf("produce: --backfill-from: %w", err)

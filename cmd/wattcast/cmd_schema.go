@@ -16,10 +16,11 @@ func schemaCommand() *command { return schemaCommandTo(os.Stdout) }
 // schemaCommandTo writes to w, so that a test can read what it prints.
 func schemaCommandTo(w io.Writer) *command {
 	return &command{
-		name:    "schema",
-		summary: "print the JSON Schema of a topic value, or list them with their topics",
-		usage:   "wattcast schema [NAME]   (NAME: price, forecast, ...; none lists them)",
-		uses:    sharedKafka,
+		name:       "schema",
+		positional: true,
+		summary:    "print the JSON Schema of a topic value, or list them with their topics",
+		usage:      "wattcast schema [NAME]   (NAME: price, forecast, ...; none lists them)",
+		uses:       sharedKafka,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			return func(rc *runContext) error {
 				switch len(rc.args) {

@@ -84,6 +84,13 @@ func scoreCommand() *command {
 }
 
 func runScore(rc *runContext, g *globals, o *scoreOptions) error {
+	rc.service = !o.untilCaughtUp
+	if o.refresh <= 0 {
+		return fmt.Errorf("score: --catalog-refresh %s: want a positive duration, e.g. 1m", o.refresh)
+	}
+	if !(o.intervalLevel > 0 && o.intervalLevel < 1) {
+		return fmt.Errorf("score: --interval-level %g: want a level between 0 and 1, e.g. 0.9 for 90%% intervals", o.intervalLevel)
+	}
 	kc, err := g.kafkaConfig(rc, rc.log, "wattcast-score")
 	if err != nil {
 		return err

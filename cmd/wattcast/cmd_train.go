@@ -89,13 +89,8 @@ func printTrainSummary(rc *runContext, res *training.Result, loc string) {
 	for _, m := range res.Models {
 		bt := m.Card.Backtest
 		cov := "-"
-		for _, ivs := range bt.Intervals {
-			for _, iv := range ivs {
-				if iv.Level == 0.9 {
-					cov = fmt.Sprintf("%.2f", iv.Coverage)
-				}
-			}
-			break
+		if c, ok := pooledCoverage(bt, 0.9); ok {
+			cov = fmt.Sprintf("%.2f", c)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s..%s\t%.3f\t%.3f\t%s\n", m.Card.Ref(), m.Card.Kind, m.Stage, bt.From, bt.To, bt.Overall.MAE, bt.Overall.RMAE, cov)
 	}
@@ -103,4 +98,26 @@ func printTrainSummary(rc *runContext, res *training.Result, loc string) {
 	if res.Bootstrapped {
 		fmt.Fprintf(rc.out, "no champion existed: %s (best backtest rMAE) is now champion, the others challengers\n", res.Champion)
 	}
+}
+
+// pooledCoverage is the coverage of a backtest's intervals at level over
+// every region's hours (each region weighted by its scored hours), as MAE
+// and rMAE are pooled; ok is false when no region has that level.
+func pooledCoverage(bt *registry.Backtest, level float64) (float64, bool) {
+	var sum, n float64
+	if bt == nil {
+		return 0, false
+	}
+	for region, ivs := range bt.Intervals {
+		for _, iv := range ivs {
+			if iv.Level == level {
+				w := float64(max(bt.ByRegion[region].N, 1))
+				sum, n = sum+iv.Coverage*w, n+w
+			}
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return sum / n, true
 }

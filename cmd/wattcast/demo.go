@@ -30,10 +30,13 @@ import (
 // demoOptions configure runDemo. The zero value of each field is the
 // default of `wattcast demo`.
 type demoOptions struct {
-	workDir  string   // default .wattcast/demo
-	brokers  []string // external brokers; embedded when empty
-	lakeURL  string   // default file://<workDir>/lake
-	registry string   // default file://<workDir>/registry
+	workDir string   // default .wattcast/demo
+	brokers []string // external brokers; embedded when empty
+	// kafka holds the external brokers' TLS and SASL settings (Brokers,
+	// ClientID and Logger are the demo's).
+	kafka    kafka.Config
+	lakeURL  string // default file://<workDir>/lake
+	registry string // default file://<workDir>/registry
 	lakeOpts []lake.Option
 	datasets []string                 // default all shipped data sets
 	windows  map[string]replay.Window // optional slices of the data (tests)
@@ -68,8 +71,9 @@ type demoResult struct {
 	forecastFrom map[string]time.Time
 	// lastDays holds each region's latest daily window, from the daily
 	// features topic.
-	lastDays []schemas.DailyFeatures
-	elapsed  time.Duration
+	lastDays     []schemas.DailyFeatures
+	backtestDays int
+	elapsed      time.Duration
 }
 
 type processorCounts struct {
@@ -127,7 +131,7 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		return nil, err
 	}
 	pr := newProgress(o.out)
-	res := &demoResult{topics: schemas.NewTopicSet(o.prefix), lakeURL: o.lakeURL, registryURL: o.registry}
+	res := &demoResult{topics: schemas.NewTopicSet(o.prefix), lakeURL: o.lakeURL, registryURL: o.registry, backtestDays: o.backtestDays}
 
 	// A clean slate: the demo's own broker data, lake and registry.
 	for _, d := range []string{"broker", "lake", "registry"} {
@@ -148,7 +152,8 @@ func runDemo(ctx context.Context, o demoOptions) (*demoResult, error) {
 		pr.done("listening on %s, data in %s", brokers[0], filepath.Join(o.workDir, "broker"))
 	}
 	res.brokers = brokers
-	kc := kafka.Config{Brokers: brokers, ClientID: "wattcast-demo", Logger: o.log}
+	kc := o.kafka
+	kc.Brokers, kc.ClientID, kc.Logger = brokers, "wattcast-demo", o.log
 	topics := res.topics
 	specs := append(processors.Topics(topics, int32(o.partitions)), scorer.Topics(topics, int32(o.partitions))...)
 	if err := ensureTopics(ctx, kc, dedupe(specs)); err != nil {
@@ -421,7 +426,7 @@ func printSummary(w io.Writer, r *demoResult) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nmodels (registry %s), backtested on the last 4 weeks before the held-out weeks\n", r.registryURL)
+	fmt.Fprintf(w, "\nmodels (registry %s), backtested on the last %d days before the held-out weeks\n", r.registryURL, r.backtestDays)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tversion\tregions\tstage\tbacktest MAE\tbacktest rMAE\t")
 	for _, m := range r.models {

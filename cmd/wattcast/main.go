@@ -42,6 +42,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return runIn(context.Background(), args, stdout, stderr, getenv)
+}
+
+// runIn is run under parent: its cancellation acts as a signal (tests).
+func runIn(parent context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printTopUsage(stderr, cmds)
@@ -74,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "wattcast %s: %v\n", c.name, err)
 		return 2
 	}
+	if !c.positional && fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "wattcast %s: takes no arguments besides flags, got %q (a list flag takes commas: --regions FI,GB-A)\n", c.name, fs.Args())
+		return 2
+	}
 	log, err := newLogger(stderr, g.logLevel, g.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "wattcast %s: %v\n", c.name, err)
@@ -81,23 +90,35 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	// SIGINT or SIGTERM cancels the context: every stage stops cleanly,
 	// committing only what is durable. A second signal exits at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop() // restore default handling: a second signal kills
 	}()
 	rc := &runContext{Context: ctx, log: log.With("cmd", c.name), out: stderr, args: fs.Args()}
-	if err := runFn(rc); err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			log.Info("stopped by signal")
-			return 0
-		}
-		fmt.Fprintf(stderr, "wattcast %s: %v\n", c.name, err)
-		return 1
+	err = runFn(rc)
+	signalled := ctx.Err() != nil
+	switch {
+	case signalled && rc.service && (err == nil || errors.Is(err, context.Canceled)):
+		log.Info("stopped by signal")
+		return 0
+	case signalled && !rc.service && (err == nil || errors.Is(err, context.Canceled)):
+		// Stages stop cleanly and may return nil: a run cut short still
+		// did not finish, even if a signal and the end came together
+		// (running it again is safe: every stage resumes).
+		fmt.Fprintf(stderr, "wattcast %s: interrupted before it finished (run it again to complete it)\n", c.name)
+		return exitInterrupted
+	case err == nil:
+		return 0
 	}
-	return 0
+	fmt.Fprintf(stderr, "wattcast %s: %v\n", c.name, err)
+	return 1
 }
+
+// exitInterrupted is the status of a command a signal cut short, as a
+// shell reports a command killed by SIGINT.
+const exitInterrupted = 130
 
 func printTopUsage(w io.Writer, cmds []*command) {
 	fmt.Fprintf(w, "wattcast %s: forecasts home energy prices from Kafka streams of prices and weather.\n\nUsage:\n  wattcast <command> [flags]\n\nCommands:\n", version)

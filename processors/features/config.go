@@ -115,6 +115,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	regions := DefaultRegions()
 	for k, v := range c.Regions {
+		// A bad zone or issue time fails here, at start, rather than
+		// dead-lettering every record of the region.
+		if _, err := resolve(k, v); err != nil {
+			return c, err
+		}
 		regions[k] = v
 	}
 	c.Regions = regions

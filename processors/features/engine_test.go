@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -451,5 +452,28 @@ func TestLateAndClosedInputsAreRejectedWithTheirReason(t *testing.T) {
 	unknown.Region = "XX"
 	if got := reason(e.AddPrice(&unknown)); got != schemas.ReasonInvalid {
 		t.Errorf("unknown region: %s, want %s", got, schemas.ReasonInvalid)
+	}
+}
+
+// A region configured with a zone or issue time that does not parse fails
+// NewEngine (and so the processor's start), naming the region, instead of
+// dead-lettering every record of the region at run time.
+func TestNewEngineRejectsABadRegion(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		r    Region
+		want string
+	}{
+		{"zone", Region{Zone: "Mars/Olympus"}, "region X"},
+		{"issue time", Region{Zone: "Europe/Helsinki", IssueTime: "25:00"}, `issue time "25:00"`},
+	} {
+		_, err := NewEngine(Config{Regions: map[string]Region{"X": c.r}})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: NewEngine error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+	if _, err := NewEngine(Config{Regions: map[string]Region{"X": {Zone: "Europe/Helsinki", Country: "FI", IssueTime: "09:30"}}}); err != nil {
+		t.Errorf("a good region: %v", err)
 	}
 }
