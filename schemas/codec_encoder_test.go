@@ -131,6 +131,20 @@ func TestFeatureRowEncoderIsEncode(t *testing.T) {
 	}
 }
 
+// A fresh encoder has seen no date: an empty local_date must still be
+// refused as Encode refuses it, not written for readers to dead-letter.
+func TestFreshFeatureRowEncoderRefusesAnEmptyDate(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(11, 12))
+	row := validRow(r, []float64{1.5, -2, 30})
+	row.LocalDate = ""
+	_, wantErr := Encode(&row)
+	var fe FeatureRowEncoder
+	if _, err := fe.AppendJSON(nil, &row); wantErr == nil || err == nil || err.Error() != wantErr.Error() {
+		t.Fatalf("fresh encoder error %v, Encode %v; want the same refusal", err, wantErr)
+	}
+}
+
 func TestAppendUTCIsAppendText(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 10))

@@ -1078,7 +1078,9 @@ func (fe *FeatureRowEncoder) valid(r *FeatureRow) bool {
 		p := *r.Price
 		ok = p >= MinPrice && p <= MaxPrice // false for NaN
 	}
-	if ok && r.LocalDate != fe.date {
+	// fe.date is the last date that parsed; "" (a fresh encoder) never
+	// did, so an empty date is parsed, and refused, like any other.
+	if ok && (r.LocalDate != fe.date || fe.date == "") {
 		if _, err := time.Parse(time.DateOnly, r.LocalDate); err != nil {
 			return false
 		}

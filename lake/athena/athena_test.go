@@ -308,3 +308,22 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// Control characters in values never break a row or its columns, and never
+// reach the terminal raw.
+func TestCellEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"plain é", "plain é"},
+		{"a\tb\nc\rd", `a\tb\nc\rd`},
+		{"x\fy", `x\x0cy`},
+		{"p\vq", `p\x0bq`},
+		{"\x1b[31mred", `\x1b[31mred`},
+		{"del\x7f", `del\x7f`},
+		{"c1\u0085", `c1\x85`},
+	} {
+		if got := cell(c.in); got != c.want {
+			t.Errorf("cell(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -5,12 +5,13 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 )
 
 // WriteTable writes the result as an aligned text table: a header of column
-// names, a rule, then one line per row, with NULL for SQL nulls. Tabs and
-// newlines inside values are shown as \t and \n so that every row stays on
-// one line.
+// names, a rule, then one line per row, with NULL for SQL nulls. Control
+// characters inside values are shown escaped (\t, \n, \r, \x0c) so that
+// every row stays on one line and in its columns.
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	names := make([]string, len(r.Columns))
@@ -39,9 +40,30 @@ func (r *Result) WriteTable(w io.Writer) error {
 	return nil
 }
 
-var cellEscaper = strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`)
-
-func cell(s string) string { return cellEscaper.Replace(s) }
+// cell shows a value's control characters as escapes: tabwriter takes \t
+// and \v as column breaks and \n and \f as line breaks, and a terminal
+// obeys the others (ESC).
+func cell(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case unicode.IsControl(r): // C0, DEL and C1: all below U+0100
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 // Summary is one line about the query: rows, data scanned and engine time.
 func (r *Result) Summary() string {

@@ -49,6 +49,20 @@ data "aws_iam_policy_document" "scheduler" {
     }
   }
 
+  # The schedule propagates the task definition's tags to the task: under
+  # ECS tag-on-create authorization, RunTask with tags also needs
+  # TagResource on the task it creates.
+  statement {
+    sid       = "TagScheduledTasks"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.ecs_cluster_name}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
   statement {
     sid     = "PassScheduledTaskRoles"
     actions = ["iam:PassRole"]

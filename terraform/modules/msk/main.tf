@@ -32,7 +32,9 @@ resource "aws_security_group" "this" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = var.create ? toset(var.client_security_group_ids) : toset([])
+  # Keyed by service name, known at plan time (the group ids are not
+  # until the groups exist, which for_each cannot take).
+  for_each = var.create ? var.client_security_group_ids : {}
 
   security_group_id            = aws_security_group.this[0].id
   description                  = "Kafka IAM/TLS from a wattcast service"

@@ -45,9 +45,9 @@ variable "vpc_id" {
 }
 
 variable "client_security_group_ids" {
-  description = "Security groups of the clients (the wattcast tasks) allowed to connect on 9098 (IAM over TLS)."
-  type        = list(string)
-  default     = []
+  description = "Security groups of the clients (the wattcast tasks) allowed to connect on 9098 (IAM over TLS), by a name known at plan time (the service's)."
+  type        = map(string)
+  default     = {}
   nullable    = false
 }
 

@@ -12,6 +12,8 @@ module "network" {
   azs                  = var.azs
   enable_nat_gateway   = var.enable_nat_gateway
   flow_log_kms_key_arn = module.observability.kms_key_arn
+  # The smoke task queries Athena from the private subnets.
+  interface_endpoints = ["ecr.api", "ecr.dkr", "logs", "sts", "athena"]
 
   tags = var.tags
 }
@@ -56,7 +58,7 @@ module "msk" {
   mode                      = var.msk_mode
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = values(module.services.security_group_ids)
+  client_security_group_ids = module.services.security_group_ids
   kafka_version             = var.msk_provisioned.kafka_version
   broker_instance_type      = var.msk_provisioned.broker_instance_type
   broker_count              = var.msk_provisioned.broker_count

@@ -93,10 +93,12 @@ locals {
       cpu      = 512
       memory   = 1024
       kafka = {
-        read_topics            = [local.t.features, local.t.model_events, local.t.errors_champion, local.t.errors_challenger]
+        # The monitor reads the forecasts and error topics; the promoter
+        # (in the same task) keeps its state in <prefix>promoter.* topics.
+        read_topics            = [local.t.features, local.t.forecasts, local.t.model_events, local.t.errors_champion, local.t.errors_challenger]
         write_topics           = [local.t.forecasts, local.t.errors_champion, local.t.errors_challenger, local.t.model_events, local.t.dead_letters]
         create_topics          = local.all_topics
-        topic_prefixes         = ["${local.p}scorer."]
+        topic_prefixes         = ["${local.p}scorer.", "${local.p}promoter."]
         group_prefixes         = [local.groups.scorer]
         transactional_prefixes = [local.groups.scorer]
       }
@@ -110,11 +112,11 @@ locals {
       memory            = 8192
       schedule          = var.trainer_schedule
       schedule_timezone = var.trainer_schedule_timezone
-      kafka = {
-        write_topics  = [local.t.model_events]
-        create_topics = local.all_topics
-      }
-      s3 = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
+      # `wattcast train` reads the lake and writes the registry; it never
+      # opens Kafka (the scorer's retrain worker announces new versions),
+      # so no topic is granted.
+      kafka = {}
+      s3    = { read_prefixes = [local.lake_prefix], write_prefixes = [local.registry_prefix] }
     }
     # CI's live smoke test, run inside the VPC: on topics and groups of its
     # own (<prefix>smoke-<run>.*, wattcast-smoke-<run>-*), publish prices for
