@@ -1,10 +1,13 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -91,8 +94,103 @@ func decode(b []byte, v Value, strs strTable) error {
 			return &ValidationError{Schema: v.SchemaName(), Field: "(value)", Reason: ReasonMalformed,
 				Msg: "not a valid JSON " + v.SchemaName() + ": " + err.Error()}
 		}
+		// encoding/json takes a missing field, or a null, as the zero
+		// value: a price of 0, a temperature of 0. The schema does not.
+		if err := checkPresent(b, v.SchemaName()); err != nil {
+			return err
+		}
 	}
 	return v.Validate()
+}
+
+// checkPresent checks b, a JSON object that decoded, against its JSON
+// Schema's required properties: each present, and not null unless its
+// schema allows null; the same for the entries of a map whose values may
+// not be null. The fast decoders leave every such object to this path.
+func checkPresent(b []byte, schema string) error {
+	sb, err := JSONSchema(schema)
+	if err != nil {
+		return nil // not one of ours: nothing to check against
+	}
+	var sc struct {
+		Required   []string                   `json:"required"`
+		Properties map[string]json.RawMessage `json:"properties"`
+		Defs       map[string]json.RawMessage `json:"$defs"`
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(sb, &sc) != nil || json.Unmarshal(b, &obj) != nil {
+		return nil
+	}
+	// resolve follows a property's "$ref" into the schema's $defs.
+	resolve := func(prop json.RawMessage) json.RawMessage {
+		var r struct {
+			Ref string `json:"$ref"`
+		}
+		if json.Unmarshal(prop, &r) == nil {
+			if name, ok := strings.CutPrefix(r.Ref, "#/$defs/"); ok && sc.Defs[name] != nil {
+				return sc.Defs[name]
+			}
+		}
+		return prop
+	}
+	fail := func(field, msg string) error {
+		return &ValidationError{Schema: schema, Field: field, Reason: ReasonInvalid, Msg: msg}
+	}
+	for _, name := range sc.Required {
+		raw, ok := obj[name]
+		switch {
+		case !ok:
+			return fail(name, "is required")
+		case isNull(raw) && !allowsNull(resolve(sc.Properties[name])):
+			return fail(name, "is null; the schema wants a value")
+		}
+		var prop struct {
+			Additional json.RawMessage `json:"additionalProperties"`
+		}
+		if json.Unmarshal(resolve(sc.Properties[name]), &prop) != nil || len(prop.Additional) == 0 || allowsNull(resolve(prop.Additional)) {
+			continue
+		}
+		var entries map[string]json.RawMessage
+		if json.Unmarshal(raw, &entries) != nil {
+			continue
+		}
+		for k, e := range entries {
+			if isNull(e) {
+				return fail(name+"."+k, "is null; the schema wants a value")
+			}
+		}
+	}
+	return nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// allowsNull reports whether a property's schema admits null: a type list
+// with "null", or an alternative that is null. One it cannot read admits it
+// (this check only ever refuses what the schema clearly refuses).
+func allowsNull(prop json.RawMessage) bool {
+	var p struct {
+		Type  json.RawMessage   `json:"type"`
+		OneOf []json.RawMessage `json:"oneOf"`
+		AnyOf []json.RawMessage `json:"anyOf"`
+	}
+	if json.Unmarshal(prop, &p) != nil || len(p.Type) == 0 && len(p.OneOf) == 0 && len(p.AnyOf) == 0 {
+		return true
+	}
+	var one string
+	var many []string
+	switch {
+	case json.Unmarshal(p.Type, &one) == nil:
+		return one == "null"
+	case json.Unmarshal(p.Type, &many) == nil:
+		return slices.Contains(many, "null")
+	}
+	for _, alt := range append(p.OneOf, p.AnyOf...) {
+		if allowsNull(alt) {
+			return true
+		}
+	}
+	return len(p.Type) == 0 && len(p.OneOf)+len(p.AnyOf) == 0
 }
 
 // Plausible bounds. They catch unit mistakes and corrupt values, not real

@@ -90,12 +90,32 @@ var (
 	priceKeys       = []string{"region", "market", "source", "tariff", "start", "end", "value", "value_ex_vat", "unit", "currency", "vat_included", "published_at"}
 	observationKeys = []string{"region", "location", "latitude", "longitude", "source", "time", "values", "available_at"}
 	forecastKeys    = []string{"region", "location", "latitude", "longitude", "source", "model", "issued_at", "time", "lead_hours", "values"}
+
+	// The keys the JSON Schema requires (TestRequiredMasksAreTheSchemas):
+	// an object without one goes to decode's slow path, which says which.
+	priceRequired       = keyMask(priceKeys, "region", "market", "source", "start", "end", "value", "unit", "currency", "vat_included", "published_at")
+	observationRequired = keyMask(observationKeys, "region", "location", "source", "time", "values", "available_at")
+	forecastRequired    = keyMask(forecastKeys, "region", "location", "source", "issued_at", "time", "lead_hours", "values")
 )
+
+// keyMask has bit i set for each of names that is keys[i].
+func keyMask(keys []string, names ...string) uint32 {
+	var m uint32
+	for i, k := range keys {
+		if slices.Contains(names, k) {
+			m |= 1 << i
+		}
+	}
+	return m
+}
 
 func decodePrice(b []byte, p *Price, strs strTable) bool {
 	d := dec{b: b, strs: strs}
 	var it fieldIter
 	for d.field(priceKeys, &it) {
+		if priceRequired&(1<<it.k) != 0 && d.null() {
+			return false // a required null: decode's slow path names it
+		}
 		if !func() bool {
 			switch it.k {
 			case 0:
@@ -127,13 +147,16 @@ func decodePrice(b []byte, p *Price, strs strTable) bool {
 			return false
 		}
 	}
-	return it.ok && d.end()
+	return it.ok && d.end() && it.seen&priceRequired == priceRequired
 }
 
 func decodeObservation(b []byte, o *WeatherObservation, strs strTable) bool {
 	d := dec{b: b, strs: strs}
 	var it fieldIter
 	for d.field(observationKeys, &it) {
+		if observationRequired&(1<<it.k) != 0 && d.null() {
+			return false // a required null: decode's slow path names it
+		}
 		if !func() bool {
 			switch it.k {
 			case 0:
@@ -157,13 +180,16 @@ func decodeObservation(b []byte, o *WeatherObservation, strs strTable) bool {
 			return false
 		}
 	}
-	return it.ok && d.end()
+	return it.ok && d.end() && it.seen&observationRequired == observationRequired
 }
 
 func decodeForecast(b []byte, f *WeatherForecast, strs strTable) bool {
 	d := dec{b: b, strs: strs}
 	var it fieldIter
 	for d.field(forecastKeys, &it) {
+		if forecastRequired&(1<<it.k) != 0 && d.null() {
+			return false // a required null: decode's slow path names it
+		}
 		if !func() bool {
 			switch it.k {
 			case 0:
@@ -191,15 +217,16 @@ func decodeForecast(b []byte, f *WeatherForecast, strs strTable) bool {
 			return false
 		}
 	}
-	return it.ok && d.end()
+	return it.ok && d.end() && it.seen&forecastRequired == forecastRequired
 }
 
 // fieldIter is the state of a scan of an object by field.
 type fieldIter struct {
-	k       int  // the index of the key whose value is next
-	next    int  // the index expected next
-	started bool // past the opening brace
-	ok      bool // the object was scanned to its closing brace
+	seen    uint32 // bit i: keys[i] was read
+	k       int    // the index of the key whose value is next
+	next    int    // the index expected next
+	started bool   // past the opening brace
+	ok      bool   // the object was scanned to its closing brace
 }
 
 // field scans to the next field of an object whose keys are among keys,
@@ -255,6 +282,7 @@ func (d *dec) field(keys []string, it *fieldIter) bool {
 	}
 	d.ws()
 	it.k = k
+	it.seen |= 1 << k
 	return true
 }
 
