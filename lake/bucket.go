@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -193,33 +192,24 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // string prefix ("prices/region=FI/" or "prices/reg"); "" lists everything.
 // Paging through S3's list results happens inside.
 func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
-	if strings.HasPrefix(prefix, "/") || strings.Contains(prefix, "..") {
-		return nil, fmt.Errorf("lake: list %s: prefix %q must be relative and must not contain \"..\"", b.url, prefix)
-	}
-	keys, err := b.be.list(ctx, prefix, "")
-	if err != nil {
-		return nil, fmt.Errorf("lake: list %s: %w", b.URL(prefix), err)
-	}
-	return keys, nil
+	return b.ListAfter(ctx, prefix, "")
 }
 
-// ListAfter is List without the keys up to and including after: on S3 the
-// listing starts there (StartAfter), so a reader that only wants the newest
-// keys of a long prefix does not page through all of it.
+// ListAfter is List without the keys up to and including after ("" for
+// none): on S3 the listing starts there (StartAfter), so a reader that only
+// wants the newest keys of a long prefix does not page through all of it.
 func (b *Bucket) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
 	if strings.HasPrefix(prefix, "/") || strings.Contains(prefix, "..") {
 		return nil, fmt.Errorf("lake: list %s: prefix %q must be relative and must not contain \"..\"", b.url, prefix)
 	}
 	keys, err := b.be.list(ctx, prefix, after)
 	if err != nil {
-		return nil, fmt.Errorf("lake: list %s after %s: %w", b.URL(prefix), after, err)
+		if after != "" {
+			return nil, fmt.Errorf("lake: list %s after %s: %w", b.URL(prefix), after, err)
+		}
+		return nil, fmt.Errorf("lake: list %s: %w", b.URL(prefix), err)
 	}
-	// Some S3-compatible servers ignore StartAfter.
-	i, _ := slices.BinarySearch(keys, after)
-	for i < len(keys) && keys[i] <= after {
-		i++
-	}
-	return keys[i:], nil
+	return keys, nil
 }
 
 // Delete removes key. Deleting a missing key is not an error.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,9 +148,14 @@ func (s *s3Backend) list(ctx context.Context, prefix, after string) ([]string, e
 		}
 	}
 	// S3 lists in UTF-8 byte order already; sorting keeps the promise for
-	// S3-compatible servers that do not.
+	// S3-compatible servers that do not, and dropping what is not after
+	// after for those that ignore StartAfter.
 	sort.Strings(keys)
-	return keys, nil
+	i, _ := slices.BinarySearch(keys, after)
+	for i < len(keys) && keys[i] <= after {
+		i++
+	}
+	return keys[i:], nil
 }
 
 func (s *s3Backend) del(ctx context.Context, key string) error {

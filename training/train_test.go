@@ -56,18 +56,29 @@ func twoRegions(rows []schemas.FeatureRow) []schemas.FeatureRow {
 	return out
 }
 
+// rowsReader serves rows (and names files as their source) whatever is asked.
+func rowsReader(rows []schemas.FeatureRow, files []string) training.FeatureReaderFunc {
+	return func(context.Context, []string, time.Time, time.Time) ([]schemas.FeatureRow, []string, error) {
+		return rows, files, nil
+	}
+}
+
+// tempLake is an empty store for a registry.
+func tempLake(t *testing.T) *lake.Bucket {
+	t.Helper()
+	b, err := lake.Open(context.Background(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestTrainRegistersAndBootstrapsStages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rows := twoRegions(shippedRows(t))
 	files := []string{"features/region=FI/date=2021-06-30/wattcast.features+p0+0000000000-0000008687.parquet"}
-	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
-		return rows, files, nil
-	})
-	b, err := lake.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader, b := rowsReader(rows, files), tempLake(t)
 	reg := registry.New(b)
 	// The demo's model kinds, with one LEAR window to keep the test fast
 	// (it runs under -race in make test).
@@ -156,13 +167,7 @@ func TestTrainLosingConcurrentBootstrapKeepsWinner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rows := shippedRows(t)
-	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
-		return rows, nil, nil
-	})
-	b, err := lake.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader, b := rowsReader(rows, nil), tempLake(t)
 	// Naive models only: the race is in the stages, not in the fits.
 	opts := training.Options{Reader: reader, Specs: []models.Spec{{Kind: models.KindNaiveWeekly}, {Kind: models.KindNaiveStandard}},
 		HoldoutDays: 14, RecalibrateEvery: 14}
@@ -200,13 +205,7 @@ func TestTrainCardsReproduceTheirWeights(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rows := shippedRows(t)
-	reader := training.FeatureReaderFunc(func(ctx context.Context, regions []string, from, to time.Time) ([]schemas.FeatureRow, []string, error) {
-		return rows, nil, nil
-	})
-	b, err := lake.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader, b := rowsReader(rows, nil), tempLake(t)
 	reg := registry.New(b)
 	// Tiny models: the seeds matter, not the quality.
 	lear := models.Spec{Kind: models.KindLEAR, LEAR: &models.LEARParams{Windows: []int{56}}}

@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/source"
+	"github.com/wattcast/wattcast/streams/source/sourcetest"
 )
 
 func countTopic(t *testing.T, kcfg kafka.Config, topic string) []*kgo.Record {
@@ -60,23 +60,9 @@ func countTopic(t *testing.T, kcfg kafka.Config, topic string) []*kgo.Record {
 // and publishes only page 2's prices. Nothing lost, nothing doubled.
 func TestMalformedPageThenRecovery(t *testing.T) {
 	t.Parallel()
-	kcfg := brokertest.Start(t)
-	topics := schemas.NewTopicSet("")
+	kcfg, topics, pub := sourcetest.Publisher(t, source.PublisherOptions{TransactionalID: "octopus-test", Stage: "produce:octopus"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	adm, err := kcfg.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kafka.EnsureTopics(ctx, adm, append(topics.Specs(3, 0), source.CheckpointSpec(topics)), -1); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
-	pub, err := source.NewPublisher(ctx, kcfg, source.PublisherOptions{Topics: topics, Producer: "wattcast/test", TransactionalID: "octopus-test", Stage: "produce:octopus"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pub.Close)
 
 	var broken atomic.Bool
 	broken.Store(true)

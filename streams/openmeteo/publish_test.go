@@ -10,32 +10,18 @@ import (
 	"time"
 
 	"github.com/wattcast/wattcast/schemas"
-	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/source"
+	"github.com/wattcast/wattcast/streams/source/sourcetest"
 )
 
 // Live forecast polls publish a run once: polling again before the model
 // has a new run publishes nothing; the next run is published whole.
 func TestLiveForecastPublishesNewRunsOnly(t *testing.T) {
 	t.Parallel()
-	kcfg := brokertest.Start(t)
-	topics := schemas.NewTopicSet("")
+	_, _, pub := sourcetest.Publisher(t, source.PublisherOptions{TransactionalID: "om-test"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	adm, err := kcfg.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kafka.EnsureTopics(ctx, adm, append(topics.Specs(3, 0), source.CheckpointSpec(topics)), -1); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
-	pub, err := source.NewPublisher(ctx, kcfg, source.PublisherOptions{Topics: topics, Producer: "wattcast/test", TransactionalID: "om-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pub.Close)
 
 	body := fixture(t, "npf_eu_wind_forecast.json")
 	var avail atomic.Int64
@@ -77,23 +63,9 @@ func TestLiveForecastPublishesNewRunsOnly(t *testing.T) {
 // the new run was then dropped as already published.
 func TestLiveForecastRunLandingDuringPoll(t *testing.T) {
 	t.Parallel()
-	kcfg := brokertest.Start(t)
-	topics := schemas.NewTopicSet("")
+	kcfg, topics, pub := sourcetest.Publisher(t, source.PublisherOptions{TransactionalID: "om-landing"})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	adm, err := kcfg.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kafka.EnsureTopics(ctx, adm, append(topics.Specs(3, 0), source.CheckpointSpec(topics)), -1); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
-	pub, err := source.NewPublisher(ctx, kcfg, source.PublisherOptions{Topics: topics, Producer: "wattcast/test", TransactionalID: "om-landing"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pub.Close)
 	m := &modelRuns{t: t, landAfter: map[int]bool{1: true}} // run 1 lands during poll 1
 	p := &Producer{Client: m.client(newServer(t, m)), Locations: []Location{berlin}}
 	now := ts(t, "2025-12-22T07:00:00Z")
