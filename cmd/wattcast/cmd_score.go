@@ -196,8 +196,8 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 			return err
 		}
 		st := sc.Stats()
-		fmt.Fprintf(rc.out, "scored: %d forecasts, %d forecast errors, %d model failures, %d region days without a model\n",
-			st.Forecasts, st.Errors, st.ModelErrors, st.NoModel)
+		fmt.Fprintf(rc.out, "scored: %d forecasts, %d forecast errors, %d model failures, %d region days without a model, %d without a champion\n",
+			st.Forecasts, st.Errors, st.ModelErrors, st.NoModel, st.NoOfficial)
 		if dec != nil {
 			if err := dec.Run(ctx); err != nil {
 				return err

@@ -33,6 +33,7 @@ const (
 	MetricErrorsEmitted   = "wattcast_scorer_errors_emitted_total"
 	MetricModelFailures   = "wattcast_scorer_model_failures_total"
 	MetricNoModel         = "wattcast_scorer_days_without_model_total"
+	MetricNoOfficial      = "wattcast_scorer_days_without_official_total"
 	MetricDeadLetters     = "wattcast_dead_letters_total"
 	MetricRecordsIn       = "wattcast_stage_records_in_total"
 	MetricTransactions    = "wattcast_stage_transactions_total"
@@ -159,7 +160,7 @@ type StageCollector struct {
 	runner func() runner.Stats
 	scorer func() scorer.Stats
 
-	emitted, errorsEmitted, failures, noModel, dead, in, tx, aborts *prometheus.Desc
+	emitted, errorsEmitted, failures, noModel, noOfficial, dead, in, tx, aborts *prometheus.Desc
 }
 
 // NewStageCollector exports the counters of a stage (e.g. "scorer") from its
@@ -171,6 +172,7 @@ func NewStageCollector(stage string, runnerStats func() runner.Stats, scorerStat
 		errorsEmitted: prometheus.NewDesc(MetricErrorsEmitted, "Forecast error records this scorer instance emitted (committed).", nil, cl),
 		failures:      prometheus.NewDesc(MetricModelFailures, "Forecasts a deployed model failed to make.", nil, cl),
 		noModel:       prometheus.NewDesc(MetricNoModel, "Region days with no deployed model.", nil, cl),
+		noOfficial:    prometheus.NewDesc(MetricNoOfficial, "Region days forecast by challengers only: no champion serves the region, so no forecast was official.", nil, cl),
 		dead:          prometheus.NewDesc(MetricDeadLetters, "Records this instance sent to the dead-letter topic, per reason.", []string{"reason"}, cl),
 		in:            prometheus.NewDesc(MetricRecordsIn, "Input records this instance consumed, per topic.", []string{"topic"}, cl),
 		tx:            prometheus.NewDesc(MetricTransactions, "Kafka transactions committed.", nil, cl),
@@ -180,7 +182,7 @@ func NewStageCollector(stage string, runnerStats func() runner.Stats, scorerStat
 
 // Describe implements prometheus.Collector.
 func (c *StageCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.emitted, c.errorsEmitted, c.failures, c.noModel, c.dead, c.in, c.tx, c.aborts} {
+	for _, d := range []*prometheus.Desc{c.emitted, c.errorsEmitted, c.failures, c.noModel, c.noOfficial, c.dead, c.in, c.tx, c.aborts} {
 		ch <- d
 	}
 }
@@ -193,6 +195,7 @@ func (c *StageCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.errorsEmitted, prometheus.CounterValue, float64(s.Errors))
 		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.ModelErrors))
 		ch <- prometheus.MustNewConstMetric(c.noModel, prometheus.CounterValue, float64(s.NoModel))
+		ch <- prometheus.MustNewConstMetric(c.noOfficial, prometheus.CounterValue, float64(s.NoOfficial))
 	}
 	if c.runner == nil {
 		return

@@ -17,6 +17,7 @@ import (
 	"github.com/wattcast/wattcast/serving/scorer"
 	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
+	"github.com/wattcast/wattcast/streams/runner"
 	"github.com/wattcast/wattcast/training/models"
 )
 
@@ -268,7 +269,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	for _, n := range []string{MetricForecasts, MetricErrors, MetricRollingMAE, MetricRollingRMAE, MetricRollingCoverage,
 		MetricRollingHours, MetricIntervalLevel, MetricLatestHour, MetricMonitorRejected, MetricEmitted, MetricErrorsEmitted,
 		MetricRollingCapture, MetricRollingCaptureN,
-		MetricModelFailures, MetricNoModel, MetricDeadLetters, MetricRecordsIn, MetricTransactions, MetricAborts,
+		MetricModelFailures, MetricNoModel, MetricNoOfficial, MetricDeadLetters, MetricRecordsIn, MetricTransactions, MetricAborts,
 		MetricConsumerLag, MetricPredictions, MetricPredictSeconds + "_bucket",
 		catalog.MetricModelAge, catalog.MetricModelStage, catalog.MetricRefreshed} {
 		exported[n] = true
@@ -287,5 +288,57 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d metric references in the dashboard", n)
+	}
+}
+
+// Each counter of a stage carries the value of its own field: a test that
+// only checked the names would pass with two fields swapped.
+func TestStageCollectorExportsEachCounter(t *testing.T) {
+	sc := scorer.Stats{Forecasts: 11, Errors: 12, ModelErrors: 13, NoModel: 14, NoOfficial: 15}
+	rs := runner.Stats{Transactions: 21, Aborts: 22,
+		DeadLetters: map[string]int64{"invalid": 23}, RecordsIn: map[string]int64{"wattcast.features": 24}}
+	tests := []struct {
+		name   string
+		scorer func() scorer.Stats
+		want   map[string]float64
+	}{
+		{"scorer", func() scorer.Stats { return sc }, map[string]float64{
+			MetricEmitted: 11, MetricErrorsEmitted: 12, MetricModelFailures: 13, MetricNoModel: 14, MetricNoOfficial: 15,
+			MetricTransactions: 21, MetricAborts: 22, MetricDeadLetters: 23, MetricRecordsIn: 24}},
+		{"processor", nil, map[string]float64{
+			MetricTransactions: 21, MetricAborts: 22, MetricDeadLetters: 23, MetricRecordsIn: 24}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(NewStageCollector(tc.name, func() runner.Stats { return rs }, tc.scorer))
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]float64{}
+			for _, mf := range mfs {
+				for _, m := range mf.GetMetric() {
+					stage := ""
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "stage" {
+							stage = l.GetValue()
+						}
+					}
+					if stage != tc.name {
+						t.Errorf("%s has stage %q, want %q", mf.GetName(), stage, tc.name)
+					}
+					got[mf.GetName()] += m.GetCounter().GetValue()
+				}
+			}
+			for n, v := range tc.want {
+				if got[n] != v {
+					t.Errorf("%s = %v, want %v", n, got[n], v)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Errorf("exported %v, want exactly %v", got, tc.want)
+			}
+		})
 	}
 }
