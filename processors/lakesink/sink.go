@@ -794,42 +794,65 @@ func (r *run) snapshotEnds(ctx context.Context, topics []string) error {
 // refreshCommitted reads the group's committed offsets, for partitions
 // other members (or earlier runs) committed.
 func (r *run) refreshCommitted(ctx context.Context) error {
+	m, asked, err := r.fetchCommitted(ctx)
+	if err != nil {
+		return err
+	}
+	r.mergeCommitted(m, asked)
+	return nil
+}
+
+// fetchCommitted asks the group coordinator for the group's committed
+// offsets. It takes no lock: franz-go may retry the request for a while,
+// and the rebalance callbacks must not wait for it.
+func (r *run) fetchCommitted(ctx context.Context) (map[tp]int64, time.Time, error) {
 	// The time of the request, not of the answer: a commit that races
 	// with it may be missed, and a partition assigned after it is read
 	// again (see finished).
 	asked := time.Now()
-	adm := kadm.NewClient(r.cl)
-	resp, err := adm.FetchOffsets(ctx, r.s.cfg.Group)
+	resp, err := kadm.NewClient(r.cl).FetchOffsets(ctx, r.s.cfg.Group)
 	if err != nil {
 		if errors.Is(err, kerr.GroupIDNotFound) {
-			r.lastPeek = asked
-			return nil
+			return nil, asked, nil
 		}
-		return fmt.Errorf("lakesink: fetch committed offsets of group %s: %w", r.s.cfg.Group, err)
+		return nil, asked, fmt.Errorf("lakesink: fetch committed offsets of group %s: %w", r.s.cfg.Group, err)
 	}
+	m := map[tp]int64{}
 	resp.Each(func(o kadm.OffsetResponse) {
 		if o.Err == nil {
-			k := tp{o.Topic, o.Partition}
-			if o.At > r.committed[k] {
-				r.committed[k] = o.At
-			}
+			m[tp{o.Topic, o.Partition}] = o.At
 		}
 	})
+	return m, asked, nil
+}
+
+// mergeCommitted records offsets fetched at asked; r.mu held (or no
+// other goroutine running yet).
+func (r *run) mergeCommitted(m map[tp]int64, asked time.Time) {
+	for k, at := range m {
+		if at > r.committed[k] {
+			r.committed[k] = at
+		}
+	}
 	r.lastPeek = asked
-	return nil
 }
 
 // done reports whether every StopAtEnd target is stored and committed.
 func (r *run) done(ctx context.Context) (bool, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	finished, peek := r.finished()
-	if finished || !peek || time.Since(r.lastPeek) < time.Second {
+	stale := time.Since(r.lastPeek) >= time.Second
+	r.mu.Unlock()
+	if finished || !peek || !stale {
 		return finished, nil
 	}
-	if err := r.refreshCommitted(ctx); err != nil {
+	m, asked, err := r.fetchCommitted(ctx)
+	if err != nil {
 		return false, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mergeCommitted(m, asked)
 	finished, _ = r.finished()
 	return finished, nil
 }

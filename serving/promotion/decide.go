@@ -74,6 +74,10 @@ type decider struct {
 	intents     []intent
 	dirty       map[string]bool
 	pending     []schemas.ModelEvent
+	// emitErr is the first event of this Process call that could not be
+	// encoded: the call fails with it, so the transaction aborts and no
+	// decision is committed without its record.
+	emitErr error
 }
 
 func (d *Decider) newDecider(int32) (runner.Task, error) {
@@ -192,6 +196,7 @@ func (t *decider) process(ctx context.Context, recs []*kgo.Record, _ runner.Lag,
 	// An aborted transaction discards this task, so pending only ever
 	// holds the events of the transaction being built.
 	t.pending = t.pending[:0]
+	t.emitErr = nil
 	// Decisions committed earlier whose registry writes failed (or were cut
 	// short by a crash) are written first, so that what follows sees them.
 	if err := t.applyIntents(ctx); err != nil {
@@ -216,6 +221,9 @@ func (t *decider) process(ctx context.Context, recs []*kgo.Record, _ runner.Lag,
 		return fmt.Errorf("promotion: list the registry: %w", err)
 	}
 	t.evaluate(standing(vs), out)
+	if t.emitErr != nil {
+		return t.emitErr
+	}
 	t.prune()
 	return nil
 }
@@ -721,9 +729,14 @@ func (t *decider) emit(out sink, lastHour time.Time, typ string, v catalog.Versi
 	}
 	rec, err := kafka.NewRecord(t.d.cfg.Topics.ModelEvents, v.ID, &e, t.d.cfg.Producer)
 	if err != nil {
-		// Every field above is set from valid parts; an encoding failure
-		// is a bug, and a decision must not go unrecorded.
-		panic(fmt.Sprintf("promotion: encode model event: %v", err))
+		// Every field above comes from the registry's cards; a failure
+		// means a card the registry should have refused. A decision must
+		// not go unrecorded, so the transaction fails (process returns it).
+		if t.emitErr == nil {
+			t.emitErr = fmt.Errorf("promotion: the %s event of %s cannot be written, so the decision is not taken: %w "+
+				"(check the version's card with wattcast models show)", typ, v.Key(), err)
+		}
+		return
 	}
 	out.Emit(rec)
 	t.pending = append(t.pending, e)
@@ -733,15 +746,18 @@ func (t *decider) emit(out sink, lastHour time.Time, typ string, v catalog.Versi
 // Committed hands the committed events to OnEvent and writes the committed
 // decisions to the registry. A write that fails here is retried at the next
 // Process.
-func (t *decider) Committed() {
+func (t *decider) Committed(ctx context.Context) {
 	evs := t.pending
 	t.pending = nil
 	if len(evs) > 0 {
 		t.d.mu.Lock()
 		t.d.events = append(t.d.events, evs...)
+		if n := len(t.d.events) - MaxEvents; n > 0 {
+			t.d.events = slices.Delete(t.d.events, 0, n)
+		}
 		t.d.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := t.applyIntents(ctx); err != nil {
 		t.d.cfg.Logger.Warn("promotion: registry write failed; retrying with the next records", "err", err)

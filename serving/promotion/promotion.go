@@ -153,7 +153,7 @@ type Decider struct {
 	decide  *runner.Runner
 
 	mu     sync.Mutex
-	events []schemas.ModelEvent // committed events, for tests and the API
+	events []schemas.ModelEvent // the last MaxEvents committed events, for the CLI and tests
 }
 
 // CollectChangelog is the collector stage's state changelog.
@@ -312,7 +312,12 @@ func (d *Decider) RunnerStats() (collect, decide runner.Stats) {
 	return d.collect.Stats(), d.decide.Stats()
 }
 
-// Events returns the model events this instance committed, oldest first.
+// MaxEvents is how many of its committed events a Decider keeps for
+// Events; the model-events topic has them all.
+const MaxEvents = 1000
+
+// Events returns the model events this instance committed, oldest first
+// (the last MaxEvents).
 func (d *Decider) Events() []schemas.ModelEvent {
 	d.mu.Lock()
 	defer d.mu.Unlock()

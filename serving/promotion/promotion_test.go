@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -215,7 +216,7 @@ func (h *harness) poll(recs []*kgo.Record, lag runner.Lag, crash bool) {
 		h.t.Fatal(err)
 	}
 	h.klog = append(h.klog, kv...)
-	h.k.Committed()
+	h.k.Committed(context.Background())
 }
 
 // feed processes recs in polls of the given sizes (cycled), committing
@@ -656,5 +657,38 @@ func TestDayIsCompleteWithEveryHourOfTheLocalDay(t *testing.T) {
 				t.Errorf("live and replay send different days:\n live   %+v\n replay %+v", sent, replay.emitted)
 			}
 		})
+	}
+}
+
+// An event that cannot be encoded (a card the registry should have
+// refused: no model id) fails the call instead of panicking the scorer,
+// and records nothing: the decision must not be taken without its event.
+func TestUnwritableEventFailsTheTransaction(t *testing.T) {
+	d := &Decider{cfg: Config{Topics: topics, Producer: "test", Logger: slog.New(slog.DiscardHandler)}}
+	task, _ := d.newDecider(0)
+	k := task.(*decider)
+	out := &recorder{}
+	k.emit(out, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), schemas.EventPromoted, catalog.Version{Version: "1"}, "", "", "test", nil)
+	if k.emitErr == nil || !strings.Contains(k.emitErr.Error(), "model_id") {
+		t.Fatalf("emitErr = %v, want the encoding error naming model_id", k.emitErr)
+	}
+	if len(out.recs) != 0 || len(k.pending) != 0 {
+		t.Fatalf("an unwritable event was emitted (%d records, %d pending)", len(out.recs), len(k.pending))
+	}
+}
+
+// The events a long-running decider keeps for Events are bounded: the
+// newest MaxEvents, oldest first.
+func TestCommittedEventsAreBounded(t *testing.T) {
+	d := &Decider{cfg: Config{Topics: topics, Producer: "test", Logger: slog.New(slog.DiscardHandler)}}
+	task, _ := d.newDecider(0)
+	k := task.(*decider)
+	for i := range MaxEvents + 5 {
+		k.pending = []schemas.ModelEvent{{EventID: fmt.Sprint(i)}}
+		k.Committed(context.Background())
+	}
+	evs := d.Events()
+	if len(evs) != MaxEvents || evs[0].EventID != "5" || evs[len(evs)-1].EventID != fmt.Sprint(MaxEvents+4) {
+		t.Fatalf("kept %d events from %s to %s, want the last %d", len(evs), evs[0].EventID, evs[len(evs)-1].EventID, MaxEvents)
 	}
 }

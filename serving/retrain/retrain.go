@@ -126,7 +126,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Until(next)):
+		case <-time.After(next.Sub(now())):
 		}
 		s.tick(ctx, next, now, log)
 	}
@@ -191,11 +191,15 @@ func (s *Scheduler) Tick(ctx context.Context, t time.Time) (bool, error) {
 func (s *Scheduler) write(ctx context.Context, t time.Time) error {
 	e := schemas.ModelEvent{EventID: "retrain_requested/schedule/" + t.UTC().Format(time.RFC3339), Time: t.UTC(),
 		Type: schemas.EventRetrainRequested, ModelID: "registry", Reason: "scheduled retraining (" + s.Expr + ")", Actor: s.Actor}
-	if vs, err := s.Registry.List(ctx); err == nil {
-		for _, v := range vs {
-			if v.Stage == catalog.StageChampion {
-				e.ModelID, e.ModelVersion, e.ModelKind = v.ID, v.Version, v.Kind
-			}
+	// The champion only labels the request (the worker trains the same
+	// either way), so a registry that cannot be listed does not cost it.
+	vs, err := s.Registry.List(ctx)
+	if err != nil && s.Logger != nil {
+		s.Logger.Warn("retrain: the registry could not be listed; the scheduled request names no champion", "tick", t, "err", err)
+	}
+	for _, v := range vs {
+		if v.Stage == catalog.StageChampion {
+			e.ModelID, e.ModelVersion, e.ModelKind = v.ID, v.Version, v.Kind
 		}
 	}
 	cl, err := s.Kafka.NewClient()

@@ -323,7 +323,7 @@ func (t *task) Changes() ([]runner.KV, error) {
 // Committed counts the work of the transaction that just committed. (An
 // aborted transaction discards the task, and the work is counted when it
 // is redone.)
-func (t *task) Committed() {
+func (t *task) Committed(context.Context) {
 	t.s.mu.Lock()
 	t.s.st.Forecasts += t.pending.st.Forecasts
 	t.s.st.Errors += t.pending.st.Errors
@@ -369,7 +369,15 @@ func (t *task) Process(ctx context.Context, recs []*kgo.Record, _ runner.Lag, ou
 			}
 			continue
 		}
-		if err := t.readyRow(ctx, row, out); err != nil {
+		// A day is complete when it has all its local hours; a row whose
+		// day cannot be measured (its region has no zone here) is
+		// dead-lettered, or it would stop the scorer at every retry.
+		want, err := t.hoursIn(row.Region, row.LocalDate)
+		if err != nil {
+			out.DeadLetter(rec, schemas.ReasonInvalid, err)
+			continue
+		}
+		if err := t.readyRow(ctx, row, want, out); err != nil {
 			return err
 		}
 	}
@@ -382,7 +390,8 @@ func (t *task) hoursIn(region, date string) (int, error) {
 	if di == nil {
 		r, ok := t.s.cfg.Regions[region]
 		if !ok {
-			return 0, fmt.Errorf("scorer: region %q has no configured zone", region)
+			return 0, fmt.Errorf("scorer: region %q has no configured zone, so its days cannot be counted: "+
+				"give the scorer the --regions file the processor has", region)
 		}
 		loc, err := time.LoadLocation(r.Zone)
 		if err != nil {
@@ -398,7 +407,7 @@ func (t *task) hoursIn(region, date string) (int, error) {
 	return int(d.AddDate(0, 0, 1).Sub(d).Hours()), nil
 }
 
-func (t *task) readyRow(ctx context.Context, row schemas.FeatureRow, out *runner.Output) error {
+func (t *task) readyRow(ctx context.Context, row schemas.FeatureRow, want int, out *runner.Output) error {
 	r := row.Region
 	if t.ready[r] == nil {
 		t.ready[r] = map[string][]schemas.FeatureRow{}
@@ -413,10 +422,6 @@ func (t *task) readyRow(ctx context.Context, row schemas.FeatureRow, out *runner
 	t.ready[r][row.LocalDate] = day
 	key := r + "|r|" + row.LocalDate
 	t.dirty[key] = true
-	want, err := t.hoursIn(r, row.LocalDate)
-	if err != nil {
-		return err
-	}
 	if len(day) < want {
 		return nil
 	}

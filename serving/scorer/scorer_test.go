@@ -350,7 +350,7 @@ func TestAccuracyRMAEOnTheSameHours(t *testing.T) {
 			e.Region, e.ModelID, e.ModelVersion, e.Role = "FI", "m", "1", schemas.RoleChampion
 			tk.pending.acc = append(tk.pending.acc, e)
 		}
-		tk.Committed()
+		tk.Committed(context.Background())
 		acc := s.Accuracy()
 		if len(acc) != 1 {
 			t.Fatalf("%s: accuracy %+v, want one model", tc.name, acc)
@@ -358,5 +358,56 @@ func TestAccuracyRMAEOnTheSameHours(t *testing.T) {
 		if mae, rmae := acc[0].MAE(), acc[0].RMAE(); mae != tc.mae || !(rmae == tc.rmae || math.IsNaN(rmae) && math.IsNaN(tc.rmae)) {
 			t.Errorf("%s: MAE %v rMAE %v, want %v and %v", tc.name, mae, rmae, tc.mae, tc.rmae)
 		}
+	}
+}
+
+// A ready row of a region the scorer has no zone for (the processor was
+// given a --regions file the scorer was not) cannot complete a day. It is
+// dead-lettered with a reason that names the fix, and every other region
+// is still forecast: before, the error aborted every transaction and the
+// scorer retried the same record for ever.
+func TestUnknownRegionIsDeadLetteredNotRetried(t *testing.T) {
+	t.Parallel()
+	kc, topics, in := setup(t, "s4.", []string{"FI"}, 10)
+	res, err := features.Batch(features.Config{}, in.Prices, in.Obs, in.Fcs)
+	if err != nil || len(res.Ready) == 0 {
+		t.Fatalf("no ready row to copy (%v)", err)
+	}
+	row := res.Ready[len(res.Ready)-1]
+	row.Region = "XX-1"
+	rec, err := kafka.NewRecord(topics.Features, row.Region, &row, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := brokertest.Client(t, kc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Kafka: kc, Topics: topics, Catalog: catalog(), Producer: "test", StopAtEnd: true,
+		ForecastFrom: time.Date(2024, 1, 5, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("the scorer stopped on a region without a zone: %v", err)
+	}
+	dead := readAll(t, kc, topics.DeadLetters)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want the XX-1 row alone", len(dead))
+	}
+	var dl schemas.DeadLetter
+	if err := schemas.Decode(dead[0].Value, &dl); err != nil {
+		t.Fatal(err)
+	}
+	if dl.Reason != schemas.ReasonInvalid || !strings.Contains(dl.Error, "XX-1") || !strings.Contains(dl.Error, "--regions") {
+		t.Errorf("dead letter %+v: want reason %s naming the region and --regions", dl, schemas.ReasonInvalid)
+	}
+	if st := s.RunnerStats(); st.DeadLetters[schemas.ReasonInvalid] != 1 {
+		t.Errorf("dead letters counted %v, want 1 invalid", st.DeadLetters)
+	}
+	if n := len(readAll(t, kc, topics.Forecasts)); n == 0 {
+		t.Error("no forecast for FI: one bad region stopped the others")
 	}
 }

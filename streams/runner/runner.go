@@ -66,9 +66,11 @@ type Task interface {
 
 // Committer is implemented by a task that wants to know when the work of
 // its last Process call has been committed (to update counters that must
-// not count aborted work twice).
+// not count aborted work twice, or to act on what is now durable). It is
+// called in the runner's loop, before the next poll, with the session's
+// context: a task that does I/O there bounds it and stops when ctx ends.
 type Committer interface {
-	Committed()
+	Committed(ctx context.Context)
 }
 
 // Pacer is implemented by a task that wants some of its inputs paused:
@@ -383,6 +385,12 @@ func (r *Runner) atEnd(ctx context.Context, adm *kadm.Client) bool {
 	// is not done until that transaction is.
 	committed, err := adm.FetchOffsets(kadm.RequireStable(ctx), r.cfg.Group)
 	if err != nil {
+		// Asked again in a second; logged so that a run that never ends
+		// says why.
+		if ctx.Err() == nil {
+			r.log.Warn("the group's committed offsets could not be read to tell whether every input is consumed; retrying",
+				"group", r.cfg.Group, "err", err)
+		}
 		return false
 	}
 	r.others = map[tp]int64{}
@@ -596,7 +604,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 			r.pace(sess.Client(), parts)
 			for _, p := range parts {
 				if c, ok := r.tasks[p].(Committer); ok {
-					c.Committed() // nothing to commit: its work is as safe as it gets
+					c.Committed(ctx) // nothing to commit: its work is as safe as it gets
 				}
 			}
 			continue
@@ -638,7 +646,7 @@ func (r *Runner) session(ctx context.Context) (done bool, err error) {
 		r.pace(sess.Client(), parts)
 		for _, p := range parts {
 			if c, ok := r.tasks[p].(Committer); ok {
-				c.Committed()
+				c.Committed(ctx)
 			}
 		}
 		var dead map[string]int // most transactions have none
