@@ -98,9 +98,11 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg}
 	r, err := runner.New(runner.Config{
-		Kafka:          cfg.Kafka,
-		Group:          cfg.Group,
-		Inputs:         []string{cfg.Topics.Prices, cfg.Topics.WeatherObserved, cfg.Topics.WeatherForecast},
+		Kafka:  cfg.Kafka,
+		Group:  cfg.Group,
+		Inputs: []string{cfg.Topics.Prices, cfg.Topics.WeatherObserved, cfg.Topics.WeatherForecast},
+		Schemas: map[string]string{cfg.Topics.Prices: schemas.SchemaPrice, cfg.Topics.WeatherObserved: schemas.SchemaWeatherObservation,
+			cfg.Topics.WeatherForecast: schemas.SchemaWeatherForecast},
 		Changelog:      ChangelogTopic(cfg.Topics),
 		DeadLetters:    cfg.Topics.DeadLetters,
 		Stage:          "processor",

@@ -215,6 +215,16 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region": "FI", "value": `)},
 		{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(`{"region":"FI","market":"m","source":"t","start":"2023-05-20T00:00:00Z","end":"2023-05-20T01:00:00Z","value":1e9,"unit":"EUR/MWh","currency":"EUR","vat_included":false,"published_at":"2023-05-12T11:45:00Z"}`)},
 	}
+	// Records whose headers say they are not a v1 price: a schema version
+	// this reader does not know, and another schema on the prices topic.
+	// Well-formed, so only the headers can keep them out of the features.
+	v2 := `{"region":"FI","market":"m","source":"t","start":"2023-05-20T00:00:00Z","end":"2023-05-20T01:00:00Z","value":42,"unit":"EUR/MWh","currency":"EUR","vat_included":false,"published_at":"2023-05-12T11:45:00Z"}`
+	for _, hs := range [][]kgo.RecordHeader{
+		{{Key: schemas.HeaderSchema, Value: []byte(schemas.SchemaPrice)}, {Key: schemas.HeaderSchemaVersion, Value: []byte("2")}},
+		{{Key: schemas.HeaderSchema, Value: []byte(schemas.SchemaWeatherObservation)}, {Key: schemas.HeaderSchemaVersion, Value: []byte("1")}},
+	} {
+		bad = append(bad, &kgo.Record{Topic: topics.Prices, Key: []byte("FI"), Value: []byte(v2), Headers: hs})
+	}
 	publish(t, kc, topics, in, bad...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -255,8 +265,8 @@ func TestProcessorMatchesBatchAndDeadLettersBadInput(t *testing.T) {
 		}
 		reasons[d.Reason]++
 	}
-	if reasons[schemas.ReasonMalformed] != 1 || reasons[schemas.ReasonOutOfRange] != 1 || len(dl) != 2 {
-		t.Fatalf("dead letters by reason %v, want one malformed and one out_of_range", reasons)
+	if reasons[schemas.ReasonMalformed] != 1 || reasons[schemas.ReasonOutOfRange] != 1 || reasons[schemas.ReasonUnknown] != 2 || len(dl) != 4 {
+		t.Fatalf("dead letters by reason %v, want one malformed, one out_of_range and two unknown_schema", reasons)
 	}
 	if s := p.Stats(); s.DeadLetters[schemas.ReasonMalformed] != 1 {
 		t.Fatalf("stats count dead letters %v", s.DeadLetters)

@@ -44,6 +44,25 @@ func ReasonOf(err error) string {
 	return ReasonMalformed
 }
 
+// CheckHeaders reports whether a record's schema headers, as get returns
+// them ("" for a header the record lacks), allow reading it as schema want
+// of this SchemaVersion. A header that is absent says nothing (producers
+// other than wattcast need not set them; the value's validation decides);
+// one that names another schema or version is refused with reason
+// ReasonUnknown, so that a v2 record is dead-lettered rather than read as
+// v1.
+func CheckHeaders(want string, get func(key string) string) error {
+	if got := get(HeaderSchema); got != "" && got != want {
+		return &ValidationError{Schema: want, Field: HeaderSchema, Reason: ReasonUnknown,
+			Msg: fmt.Sprintf("the record is a %q, not a %q: it is on the wrong topic", got, want)}
+	}
+	if got := get(HeaderSchemaVersion); got != "" && got != SchemaVersion {
+		return &ValidationError{Schema: want, Field: HeaderSchemaVersion, Reason: ReasonUnknown,
+			Msg: fmt.Sprintf("schema version %q; this wattcast reads version %s: upgrade the reader", got, SchemaVersion)}
+	}
+	return nil
+}
+
 // Header is one record header.
 type Header struct {
 	Key   string

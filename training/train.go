@@ -101,6 +101,12 @@ type Options struct {
 	IDPrefix string
 	// NoBootstrap leaves stages alone even when there is no champion.
 	NoBootstrap bool
+	// Stage is where the new versions go when a champion exists:
+	// registry.StageCandidate (the default: a person stages them) or
+	// registry.StageChallenger (the scorer forecasts with them in shadow
+	// and promotes one only if it is measurably better: a scheduled
+	// trainer's setting). With no champion, the first run bootstraps.
+	Stage string
 	Progress    io.Writer
 	Log         *slog.Logger
 }
@@ -136,6 +142,11 @@ func ModelID(prefix string, s models.Spec) string {
 func Train(ctx context.Context, o Options) (*Result, error) {
 	if o.Reader == nil || o.Registry == nil {
 		return nil, errors.New("training: a feature reader and a registry are required")
+	}
+	switch o.Stage {
+	case "", registry.StageCandidate, registry.StageChallenger:
+	default:
+		return nil, fmt.Errorf("training: new versions go to stage candidate or challenger, not %q", o.Stage)
 	}
 	if o.Specs == nil {
 		o.Specs, _ = Preset(PresetFull)
@@ -269,6 +280,11 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if o.Stage == registry.StageChallenger && !res.Bootstrapped {
+		if err := toChallengers(ctx, o.Registry, res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 
@@ -376,6 +392,34 @@ func summarise(name string, bts map[string]*backtest.Result, recal int) *registr
 		}
 	}
 	return s
+}
+
+// toChallengers moves this run's versions that are still candidates to
+// challenger in one stage-log record (all or none). A conflict means
+// someone staged one of them first: their decision stands, and the stages
+// are read back.
+func toChallengers(ctx context.Context, reg *registry.Registry, res *Result) error {
+	var changes []registry.StageChange
+	for _, t := range res.Models {
+		if t.Stage == registry.StageCandidate {
+			changes = append(changes, registry.StageChange{Ref: t.Card.Ref(), From: registry.StageCandidate, To: registry.StageChallenger})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err := reg.SetStages(ctx, changes, "trained on schedule: a challenger until it beats the champion", "trainer")
+	if err != nil && !errors.Is(err, registry.ErrStageConflict) {
+		return fmt.Errorf("training: stage the new versions as challengers: %w", err)
+	}
+	cur, err := reg.Stages(ctx)
+	if err != nil {
+		return fmt.Errorf("training: %w", err)
+	}
+	for i := range res.Models {
+		res.Models[i].Stage = cur.Stage(res.Models[i].Card.Ref())
+	}
+	return nil
 }
 
 // bootstrap makes the best model champion and the others challengers when

@@ -143,6 +143,36 @@ func TestTrainRegistersAndBootstrapsStages(t *testing.T) {
 		t.Fatalf("second run: bootstrapped %v, champion %v, version %s; want no bootstrap, same champion, version 2",
 			res2.Bootstrapped, res2.Champion, res2.Models[0].Card.Version)
 	}
+	for _, m := range res2.Models {
+		if m.Stage != registry.StageCandidate {
+			t.Errorf("second run: %s is %s, want candidate (the default)", m.Card.Ref(), m.Stage)
+		}
+	}
+
+	// A scheduled trainer's run (Stage challenger) stages its versions as
+	// challengers, where the scorer forecasts with them and the decider
+	// may promote one; the champion stays.
+	opts.Stage = registry.StageChallenger
+	res3, err := training.Train(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := reg.Stages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := st.Champion(); ch != lear.Card.Ref() {
+		t.Errorf("third run: champion %v, want %v kept", ch, lear.Card.Ref())
+	}
+	for _, m := range res3.Models {
+		if m.Stage != registry.StageChallenger || st.Stage(m.Card.Ref()) != registry.StageChallenger {
+			t.Errorf("third run: %s reported %s, registry %s; want challenger", m.Card.Ref(), m.Stage, st.Stage(m.Card.Ref()))
+		}
+	}
+	opts.Stage = registry.StageChampion
+	if _, err := training.Train(ctx, opts); err == nil || !strings.Contains(err.Error(), "candidate or challenger") {
+		t.Errorf("Stage champion: err %v, want refused", err)
+	}
 }
 
 // staleStages hides the stage log from its first listing: the trainer

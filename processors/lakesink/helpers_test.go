@@ -187,7 +187,20 @@ func (e *env) produce(from time.Time, days int, regions ...string) {
 		recs = append(recs, &kgo.Record{Topic: e.topics.Prices, Key: []byte(reg), Value: []byte("{not json")})
 		recs = append(recs, &kgo.Record{Topic: e.topics.WeatherObserved, Key: []byte(reg),
 			Value: []byte(`{"region":"` + reg + `","location":"x","source":"t","time":"2024-03-01T00:30:00Z","available_at":"2024-03-01T02:00:00Z","values":{"a":1}}`)})
-		e.invalid += 2
+		// A well-formed price whose headers say schema version 2: a v1
+		// reader must not store it as v1.
+		v2, err := kafka.NewRecord(e.topics.Prices, reg, &schemas.Price{Region: reg, Market: "test-dayahead", Source: "test",
+			Start: from, End: from.Add(time.Hour), Value: 1, Unit: "EUR/MWh", Currency: "EUR", PublishedAt: from.Add(-time.Hour)}, "test")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for i, h := range v2.Headers {
+			if h.Key == schemas.HeaderSchemaVersion {
+				v2.Headers[i].Value = []byte("2")
+			}
+		}
+		recs = append(recs, v2)
+		e.invalid += 3
 	}
 	for _, res := range cl.ProduceSync(ctx, recs...) {
 		if res.Err != nil {

@@ -27,13 +27,17 @@ const skipNotFinal = "not_final"
 type route struct {
 	table  string
 	decode func(value []byte, l lake.Lineage) decoded
+	// schema is the topic's (schemas.TopicSet.Specs): a record whose
+	// headers name another schema or version is skipped as
+	// schemas.ReasonUnknown, as the topic's own reader dead-letters it.
+	schema string
 }
 
 func invalid(err error) decoded { return decoded{skip: schemas.ReasonOf(err)} }
 
 func newRoutes(t schemas.TopicSet) map[string]route {
 	all := map[string]route{
-		t.Prices: {lake.TablePrices, func(v []byte, l lake.Lineage) decoded {
+		t.Prices: {table: lake.TablePrices, decode: func(v []byte, l lake.Lineage) decoded {
 			var p schemas.Price
 			if err := schemas.Decode(v, &p); err != nil {
 				return invalid(err)
@@ -41,7 +45,7 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			row := lake.NewPriceRow(&p, l)
 			return decoded{knownAt: p.PublishedAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
-		t.WeatherObserved: {lake.TableWeatherObserved, func(v []byte, l lake.Lineage) decoded {
+		t.WeatherObserved: {table: lake.TableWeatherObserved, decode: func(v []byte, l lake.Lineage) decoded {
 			var w schemas.WeatherObservation
 			if err := schemas.Decode(v, &w); err != nil {
 				return invalid(err)
@@ -52,7 +56,7 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			// file, instead of two with the last hour alone in the second.
 			return decoded{knownAt: w.Time, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
-		t.WeatherForecast: {lake.TableWeatherForecast, func(v []byte, l lake.Lineage) decoded {
+		t.WeatherForecast: {table: lake.TableWeatherForecast, decode: func(v []byte, l lake.Lineage) decoded {
 			var w schemas.WeatherForecast
 			if err := schemas.Decode(v, &w); err != nil {
 				return invalid(err)
@@ -60,7 +64,7 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			row := lake.NewWeatherForecastRow(&w, l)
 			return decoded{knownAt: w.IssuedAt, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
-		t.Features: {lake.TableFeatures, func(v []byte, l lake.Lineage) decoded {
+		t.Features: {table: lake.TableFeatures, decode: func(v []byte, l lake.Lineage) decoded {
 			var f schemas.FeatureRow
 			if err := schemas.Decode(v, &f); err != nil {
 				return invalid(err)
@@ -74,7 +78,7 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			// of rows in one batch and one file, as for observations.
 			return decoded{knownAt: f.Hour, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
-		t.FeaturesDaily: {lake.TableFeaturesDaily, func(v []byte, l lake.Lineage) decoded {
+		t.FeaturesDaily: {table: lake.TableFeaturesDaily, decode: func(v []byte, l lake.Lineage) decoded {
 			var d schemas.DailyFeatures
 			if err := schemas.Decode(v, &d); err != nil {
 				return invalid(err)
@@ -83,7 +87,7 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 			// A daily window is sent when its day has ended, in that order.
 			return decoded{knownAt: d.End, add: func(fs *lake.FileSet) { lake.Add(fs, row) }}
 		}},
-		t.Forecasts: {lake.TableForecasts, func(v []byte, l lake.Lineage) decoded {
+		t.Forecasts: {table: lake.TableForecasts, decode: func(v []byte, l lake.Lineage) decoded {
 			var f schemas.Forecast
 			if err := schemas.Decode(v, &f); err != nil {
 				return invalid(err)
@@ -93,5 +97,11 @@ func newRoutes(t schemas.TopicSet) map[string]route {
 		}},
 	}
 	delete(all, "")
+	for _, sp := range t.Specs(0, 0) {
+		if rt, ok := all[sp.Name]; ok {
+			rt.schema = sp.Schema
+			all[sp.Name] = rt
+		}
+	}
 	return all
 }

@@ -254,7 +254,11 @@ func (r *run) add(ctx context.Context, rec *kgo.Record) error {
 	var d decoded
 	if !ctl {
 		rt := r.s.routes[rec.Topic]
-		d = rt.decode(rec.Value, lake.Lineage{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset})
+		if err := kafka.CheckSchema(rec, rt.schema); err != nil {
+			d = invalid(err)
+		} else {
+			d = rt.decode(rec.Value, lake.Lineage{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset})
+		}
 	}
 	for len(st.ahead) > 0 && rec.Offset >= st.ahead[0] {
 		// A journaled batch starts here. An adopted batch keeps its

@@ -39,8 +39,9 @@ func TestSinkStoresEveryRecordOnceAndStopsAtEnd(t *testing.T) {
 	for _, n := range st.SkippedInvalid {
 		invalid += n
 	}
-	if invalid != int64(e.invalid) || st.SkippedInvalid[schemas.ReasonMalformed] == 0 || st.SkippedInvalid[schemas.ReasonInvalid] == 0 {
-		t.Errorf("skipped invalid records %v, want %d in total, malformed and invalid", st.SkippedInvalid, e.invalid)
+	if invalid != int64(e.invalid) || st.SkippedInvalid[schemas.ReasonMalformed] == 0 || st.SkippedInvalid[schemas.ReasonInvalid] == 0 ||
+		st.SkippedInvalid[schemas.ReasonUnknown] == 0 {
+		t.Errorf("skipped invalid records %v, want %d in total, malformed, invalid and unknown_schema", st.SkippedInvalid, e.invalid)
 	}
 	var wantRows int64
 	for _, table := range lake.Tables() {

@@ -234,6 +234,7 @@ func New(cfg Config) (*Decider, error) {
 	}
 	d.collect, err = runner.New(runner.Config{
 		Kafka: cfg.Kafka, Group: cfg.Group, Inputs: []string{cfg.Topics.ErrorsChampion, cfg.Topics.ErrorsChallenger},
+		Schemas:   map[string]string{cfg.Topics.ErrorsChampion: schemas.SchemaForecastError, cfg.Topics.ErrorsChallenger: schemas.SchemaForecastError},
 		Changelog: CollectChangelog(cfg.Topics), DeadLetters: cfg.Topics.DeadLetters, Stage: "promoter", Producer: cfg.Producer,
 		NewTask: d.newCollector, TransactionalID: txID(cfg.Group), StopAtEnd: cfg.StopAtEnd,
 		MaxPollRecords: cfg.MaxPollRecords, Logger: cfg.Logger,

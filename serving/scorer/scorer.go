@@ -161,6 +161,7 @@ func New(cfg Config) (*Scorer, error) {
 		Kafka:          cfg.Kafka,
 		Group:          cfg.Group,
 		Inputs:         []string{cfg.Topics.Features},
+		Schemas:        map[string]string{cfg.Topics.Features: schemas.SchemaFeatureRow},
 		Changelog:      ChangelogTopic(cfg.Topics),
 		DeadLetters:    cfg.Topics.DeadLetters,
 		Stage:          "scorer",

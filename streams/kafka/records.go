@@ -62,6 +62,16 @@ func Header(r *kgo.Record, key string) string {
 	return ""
 }
 
+// CheckSchema applies schemas.CheckHeaders to r's headers: nil, or an
+// error with reason schemas.ReasonUnknown when r says it is another schema
+// or version than want.
+func CheckSchema(r *kgo.Record, want string) error {
+	if len(r.Headers) == 0 || want == "" {
+		return nil
+	}
+	return schemas.CheckHeaders(want, func(k string) string { return Header(r, k) })
+}
+
 // MsgDeadLetters is the message of the log line LogDeadLetters writes;
 // CloudWatch's metric filter for the DeadLetters alarm matches it
 // (terraform/modules/observability).

@@ -42,6 +42,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/kafka"
 )
 
@@ -163,6 +164,11 @@ type Config struct {
 	Changelog string
 	// DeadLetters is the dead-letter topic.
 	DeadLetters string
+	// Schemas names the schema of each input topic's values. A record
+	// whose headers name another schema or version is dead-lettered
+	// (schemas.ReasonUnknown) before its task sees it; topics not named
+	// are not checked.
+	Schemas map[string]string
 	// Stage and Producer name the stage in dead letters and headers.
 	Stage, Producer string
 	// NewTask returns an empty task for partition p.
@@ -846,6 +852,35 @@ func (r *Runner) positions(ctx context.Context, adm *kadm.Client, owned map[int3
 	return pos, end, nil
 }
 
+// admit returns recs without the records whose headers say they are not
+// their topic's schema (Config.Schemas), which it dead-letters. It returns
+// recs itself when it refuses none, as it almost always does.
+func (r *Runner) admit(recs []*kgo.Record, out *Output) []*kgo.Record {
+	if len(r.cfg.Schemas) == 0 {
+		return recs
+	}
+	var kept []*kgo.Record
+	refused := false
+	for i, rec := range recs {
+		if want, ok := r.cfg.Schemas[rec.Topic]; ok {
+			if err := kafka.CheckSchema(rec, want); err != nil {
+				if !refused {
+					refused, kept = true, slices.Clone(recs[:i])
+				}
+				out.DeadLetter(rec, schemas.ReasonOf(err), err)
+				continue
+			}
+		}
+		if refused {
+			kept = append(kept, rec)
+		}
+	}
+	if !refused {
+		return recs
+	}
+	return kept
+}
+
 // processAll hands every partition of parts its records (Concurrency
 // tasks at a time, in partition order) and writes the task's state changes
 // after its outputs, everything through produce. It returns each task's
@@ -861,7 +896,7 @@ func (r *Runner) processAll(ctx context.Context, parts []int32, byPart map[int32
 	one := func(i int) {
 		p := parts[i]
 		t, out := r.tasks[p], outs[i]
-		if err := t.Process(ctx, byPart[p], lags[i], out); err != nil {
+		if err := t.Process(ctx, r.admit(byPart[p], out), lags[i], out); err != nil {
 			errs[i] = fmt.Errorf("runner: process partition %d: %w", p, err)
 			return
 		}
