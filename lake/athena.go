@@ -14,9 +14,12 @@ type Column struct {
 	Type string // Athena type: string, double, int, bigint, boolean, timestamp, map<...>, array<...>
 }
 
-// PartitionColumns are the hive partition columns of every table, in path
-// order. Both are strings: date is "YYYY-MM-DD".
-var PartitionColumns = []Column{{"region", "string"}, {"date", "string"}}
+// PartitionColumns returns the hive partition columns of every table, in
+// path order. Both are strings: date is "YYYY-MM-DD". Each call returns a
+// new slice, which the caller may change.
+func PartitionColumns() []Column {
+	return []Column{{"region", "string"}, {"date", "string"}}
+}
 
 // AthenaColumns returns the data columns of table, in file order, with the
 // Athena types that read them. It is derived from the row types, so the
@@ -108,10 +111,15 @@ func athenaType(n parquet.Node) (string, error) {
 	return "struct<" + strings.Join(parts, ",") + ">", nil
 }
 
+// ProjectionStart is the first date partition Athena projects by default
+// (terraform/modules/catalog's date_range_start): the ENTSO-E history
+// reaches back to 2015. Rows of earlier dates are invisible to Athena.
+const ProjectionStart = "2015-01-01"
+
 // AthenaDDL returns a CREATE EXTERNAL TABLE statement for table in
 // database, stored under root (an s3:// URL of the lake, without the table
 // name), with partition projection: region from the regions listed, date
-// as yyyy-MM-dd from 2018-01-01 to ProjectionEnd(table). It is what
+// as yyyy-MM-dd from 2015-01-01 to ProjectionEnd(table). It is what
 // docs/athena.md shows and what the Glue tables in terraform/ must match.
 func AthenaDDL(table, database, root string, regions []string) (string, error) {
 	cols, err := AthenaColumns(table)
@@ -128,7 +136,14 @@ func AthenaDDL(table, database, root string, regions []string) (string, error) {
 		}
 		fmt.Fprintf(&b, "  `%s` %s%s\n", c.Name, c.Type, sep)
 	}
-	b.WriteString(")\nPARTITIONED BY (`region` string, `date` string)\nSTORED AS PARQUET\n")
+	b.WriteString(")\nPARTITIONED BY (")
+	for i, c := range PartitionColumns() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "`%s` %s", c.Name, c.Type)
+	}
+	b.WriteString(")\nSTORED AS PARQUET\n")
 	fmt.Fprintf(&b, "LOCATION '%s/%s/'\nTBLPROPERTIES (\n", root, table)
 	props := [][2]string{
 		{"projection.enabled", "true"},
@@ -136,10 +151,10 @@ func AthenaDDL(table, database, root string, regions []string) (string, error) {
 		{"projection.region.values", strings.Join(regions, ",")},
 		{"projection.date.type", "date"},
 		{"projection.date.format", "yyyy-MM-dd"},
-		{"projection.date.range", "2018-01-01," + ProjectionEnd(table)},
+		{"projection.date.range", ProjectionStart + "," + ProjectionEnd(table)},
 		{"projection.date.interval", "1"},
 		{"projection.date.interval.unit", "DAYS"},
-		{"storage.location.template", root + "/" + table + "/region=${region}/date=${date}/"},
+		{"storage.location.template", root + "/" + table + "/" + locationTemplate() + "/"},
 		{"parquet.compression", "ZSTD"},
 		{MetaTableVersion, TableVersion},
 	}
@@ -152,6 +167,16 @@ func AthenaDDL(table, database, root string, regions []string) (string, error) {
 	}
 	b.WriteString(");")
 	return b.String(), nil
+}
+
+// locationTemplate is the partition part of a table's storage location
+// template: "region=${region}/date=${date}".
+func locationTemplate() string {
+	var parts []string
+	for _, c := range PartitionColumns() {
+		parts = append(parts, c.Name+"=${"+c.Name+"}")
+	}
+	return strings.Join(parts, "/")
 }
 
 // ProjectionEnd is the last date partition projection offers for table,

@@ -276,7 +276,7 @@ json.dump(out, sys.stdout)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range append(cols, PartitionColumns...) {
+		for _, c := range append(cols, PartitionColumns()...) {
 			// pyarrow names a map's entries field when it is not the
 			// default: map<string, double ('variables')>.
 			got := mapEntriesName.ReplaceAllString(g.Types[c.Name], "")
@@ -284,8 +284,8 @@ json.dump(out, sys.stdout)
 				t.Errorf("%s.%s: pyarrow type %q, want %q (documented %s)", table, c.Name, got, want, c.Type)
 			}
 		}
-		if len(g.Types) != len(cols)+len(PartitionColumns) {
-			t.Errorf("%s: pyarrow sees columns %v, want the %d documented", table, g.Types, len(cols)+2)
+		if len(g.Types) != len(cols)+len(PartitionColumns()) {
+			t.Errorf("%s: pyarrow sees columns %v, want the %d documented", table, g.Types, len(cols)+len(PartitionColumns()))
 		}
 		if g.Meta[MetaTable] != table || g.Meta[MetaTableVersion] != TableVersion || g.Codec != "ZSTD" {
 			t.Errorf("%s: metadata %v codec %s", table, g.Meta, g.Codec)
@@ -389,5 +389,70 @@ func TestTerraformGlueTablesMatchTheParquetSchema(t *testing.T) {
 	}
 	if len(found) != len(Tables()) {
 		t.Errorf("tables.tf declares tables %v, the lake has %v", slices.Sorted(maps.Keys(found)), Tables())
+	}
+}
+
+// AthenaDDL partitions every table by PartitionColumns, in the order of the
+// sink's directories, and a caller cannot change them through the slice it
+// got.
+func TestPartitionColumns(t *testing.T) {
+	t.Parallel()
+	want := []Column{{"region", "string"}, {"date", "string"}}
+	got := PartitionColumns()
+	if !slices.Equal(got, want) {
+		t.Fatalf("PartitionColumns() = %v, want %v", got, want)
+	}
+	// The directories the sink writes name the same columns, in order.
+	dir := Partition{Table: TablePrices, Region: "FI", Date: "2024-03-01"}.Dir()
+	var names []string
+	for _, part := range strings.Split(strings.Trim(dir, "/"), "/")[1:] {
+		name, _, _ := strings.Cut(part, "=")
+		names = append(names, name)
+	}
+	if want := []string{got[0].Name, got[1].Name}; !slices.Equal(names, want) {
+		t.Errorf("partition directory %s names %v, want %v", dir, names, want)
+	}
+	got[0] = Column{"changed", "int"}
+	_ = append(got[:1], Column{"appended", "int"})
+	if again := PartitionColumns(); !slices.Equal(again, want) {
+		t.Fatalf("after changing a returned slice: PartitionColumns() = %v, want %v", again, want)
+	}
+	for _, table := range Tables() {
+		t.Run(table, func(t *testing.T) {
+			t.Parallel()
+			ddl, err := AthenaDDL(table, "wattcast", "s3://bucket/lake", []string{"FI"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{
+				"\nPARTITIONED BY (`region` string, `date` string)\n",
+				"'storage.location.template' = 's3://bucket/lake/" + table + "/region=${region}/date=${date}/'",
+			} {
+				if !strings.Contains(ddl, s) {
+					t.Errorf("DDL lacks %q:\n%s", s, ddl)
+				}
+			}
+		})
+	}
+}
+
+// The default projection start of the Glue tables (terraform's catalog and
+// wattcast modules) is the DDL's: rows the docs' DDL shows are the rows a
+// deployed Athena sees.
+func TestProjectionStartMatchesTerraform(t *testing.T) {
+	re := regexp.MustCompile(`(?s)variable "date_range_start" \{.*?default\s*=\s*"([0-9-]+)"`)
+	for _, f := range []string{"../terraform/modules/catalog/variables.tf", "../terraform/modules/wattcast/variables.tf"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := re.FindSubmatch(b)
+		if m == nil {
+			t.Errorf("%s: no default for date_range_start", f)
+			continue
+		}
+		if string(m[1]) != ProjectionStart {
+			t.Errorf("%s: date_range_start defaults to %s, the DDL starts at %s", f, m[1], ProjectionStart)
+		}
 	}
 }

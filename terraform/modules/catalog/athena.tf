@@ -126,12 +126,19 @@ locals {
         ORDER BY region, "date"
       SQL
     }
+    # A local delivery day spans two UTC `date` partitions: the partition
+    # filter reaches one day further back than the local days counted, so
+    # the first day counted is whole, and today's (and tomorrow's day-ahead)
+    # unfinished local days are left out. current_date is UTC: for markets
+    # at or east of UTC (all of wattcast's), every local day before it is over.
     "late-or-missing-hours" = {
-      description = "Hours per region and day in the features table over the last 14 days: a day with fewer than 23 rows has a gap."
+      description = "Complete local delivery days of the last 14 (14 days ago to yesterday) with fewer than 23 hours in the features table: each has a gap (a DST day has 23 or 25)."
       query       = <<-SQL
         SELECT region, local_date, count(*) AS hours
         FROM features
-        WHERE "date" >= cast(current_date - interval '14' day AS varchar)
+        WHERE "date" >= cast(current_date - interval '15' day AS varchar)
+          AND local_date >= cast(current_date - interval '14' day AS varchar)
+          AND local_date < cast(current_date AS varchar)
         GROUP BY region, local_date
         HAVING count(*) < 23
         ORDER BY region, local_date

@@ -53,9 +53,9 @@ variable "regions" {
 }
 
 variable "date_range_start" {
-  description = "First `date=` partition Athena projects, YYYY-MM-DD; the range ends at NOW+2DAYS, or NOW+16DAYS for weather_forecast (event times run ahead of now)."
+  description = "First `date=` partition Athena projects, YYYY-MM-DD; the range ends at NOW+2DAYS, or NOW+16DAYS for weather_forecast (event times run ahead of now). Rows of earlier dates stay in the lake but are invisible to Athena: set an earlier date to query them (the schemas accept years from 1990; ENTSO-E imports reach back to 2015)."
   type        = string
-  default     = "2018-01-01"
+  default     = "2015-01-01"
 
   validation {
     condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.date_range_start))

@@ -17,6 +17,7 @@ locals {
       txns         = [for p in s.kafka.transactional_prefixes : "${local.txn_arn}${p}*"]
       s3_read      = distinct(concat(s.s3.read_prefixes, s.s3.write_prefixes, s.athena ? [var.athena_results_prefix] : []))
       s3_write     = distinct(concat(s.s3.write_prefixes, s.athena ? [var.athena_results_prefix] : []))
+      s3_delete    = distinct(s.s3.delete_prefixes)
       athena       = s.athena
     }
   }
@@ -117,9 +118,21 @@ data "aws_iam_policy_document" "task" {
     content {
       sid = "LakeWrite"
       # Writes overwrite deterministic keys (a retried batch replaces its own
-      # files); nothing deletes: old versions expire by lifecycle.
+      # files); old versions expire by lifecycle. Deletes only below the
+      # delete prefixes (LakeDelete).
       actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
       resources = [for p in each.value.s3_write : "${local.bucket}/${p}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.s3_delete) > 0 ? [1] : []
+    content {
+      sid = "LakeDelete"
+      # Only what a service must remove, e.g. the scorer's retrain
+      # scheduler releasing its claim of a tick (serving/retrain).
+      actions   = ["s3:DeleteObject"]
+      resources = [for p in each.value.s3_delete : "${local.bucket}/${p}/*"]
     }
   }
 

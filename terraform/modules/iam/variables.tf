@@ -20,7 +20,8 @@ variable "services" {
     start it: pull the image, write its logs).
     kafka: full topic names it reads, writes and may create; topic, consumer
     group and transactional id prefixes it owns (every name starting with one).
-    s3: key prefixes of the lake bucket it reads and writes.
+    s3: key prefixes of the lake bucket it reads and writes, and the
+    (narrower) prefixes under which it may also delete objects.
     athena: whether it may run queries in the workgroup (reads the catalog and
     the lake, writes query results).
   EOT
@@ -34,8 +35,9 @@ variable "services" {
       transactional_prefixes = optional(list(string), [])
     }), {})
     s3 = optional(object({
-      read_prefixes  = optional(list(string), [])
-      write_prefixes = optional(list(string), [])
+      read_prefixes   = optional(list(string), [])
+      write_prefixes  = optional(list(string), [])
+      delete_prefixes = optional(list(string), [])
     }), {})
     athena = optional(bool, false)
   }))

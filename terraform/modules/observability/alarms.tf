@@ -20,8 +20,10 @@ resource "aws_cloudwatch_metric_alarm" "consumer_lag" {
   datapoints_to_alarm = each.value.minutes
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.max_lag
-  # No data: the group has no committed offsets or MSK stopped reporting;
-  # the dead-letter and error alarms cover a stopped pipeline.
+  # No data: the group has no committed offsets or MSK stopped reporting.
+  # This alarm then stays quiet (as do the dead-letter and error alarms,
+  # which treat missing data the same way); a pipeline that stopped
+  # publishing is caught by the source freshness alarms below.
   treat_missing_data = "notBreaching"
 
   alarm_actions = [aws_sns_topic.alarms[0].arn]
@@ -154,4 +156,59 @@ resource "aws_cloudwatch_metric_alarm" "champion_rmae" {
   tags = var.tags
 
   depends_on = [aws_cloudwatch_log_metric_filter.champion_abs_error, aws_cloudwatch_log_metric_filter.naive_abs_error]
+}
+
+################################################################################
+# Freshness: each producer must publish now and then
+################################################################################
+
+# A live producer logs one JSON line per poll that published something
+# (streams/source/run.go), per series:
+#   {"level":"INFO","msg":"source: published","series":"...","prices":48,...}
+# and nothing while it is down, failing or has nothing new. The metric counts
+# those lines; no line at all for max_silence_hours (missing data counts as
+# breaching) means the source stopped feeding the pipeline, which neither
+# the lag, the dead-letter nor the error alarm would say.
+locals {
+  freshness = var.create ? { for k, f in var.freshness : k => f if contains(var.services, f.service) } : {}
+}
+
+resource "aws_cloudwatch_log_metric_filter" "published" {
+  for_each = local.freshness
+
+  name           = "${var.name}-${each.value.service}-published"
+  log_group_name = aws_cloudwatch_log_group.service[each.value.service].name
+  pattern        = "{ $.msg = \"source: published\" }"
+
+  metric_transformation {
+    name      = "Published-${each.value.service}"
+    namespace = local.namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "freshness" {
+  for_each = local.freshness
+
+  alarm_name        = "${var.name}-freshness-${each.key}"
+  alarm_description = "${each.value.service} has published nothing for ${each.value.max_silence_hours} hours: the source API, the producer or its Kafka access is down (runbook: docs/aws.md#source-freshness)."
+  namespace         = local.namespace
+  metric_name       = "Published-${each.value.service}"
+  statistic         = "Sum"
+  # Hourly sums, all of the last max_silence_hours below 1: no publish in
+  # that window. Hours without a data point count as breaching.
+  period              = 3600
+  evaluation_periods  = each.value.max_silence_hours
+  datapoints_to_alarm = each.value.max_silence_hours
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+
+  alarm_actions = [aws_sns_topic.alarms[0].arn]
+  ok_actions    = [aws_sns_topic.alarms[0].arn]
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_metric_filter.published]
 }

@@ -53,6 +53,21 @@ variable "consumer_lag" {
   nullable = false
 }
 
+variable "freshness" {
+  description = "Source freshness alarms, by a short name: the producer service whose log lines `source: published` are counted, and the hours (1 to 168, CloudWatch's 7-day evaluation limit) it may go without one before the alarm fires. Entries whose service is not in var.services are skipped."
+  type = map(object({
+    service           = string
+    max_silence_hours = number
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for f in values(var.freshness) : f.max_silence_hours == floor(f.max_silence_hours) && f.max_silence_hours >= 1 && f.max_silence_hours <= 168])
+    error_message = "max_silence_hours must be a whole number of hours from 1 to 168."
+  }
+}
+
 variable "scorer_service" {
   description = "Service whose logs carry the `forecast error` lines (see docs/aws.md)."
   type        = string

@@ -35,6 +35,10 @@ module "observability" {
     lake-features    = { group = local.groups.lake_sink, topic = local.t.features, max_lag = var.max_consumer_lag }
     scorer-features  = { group = local.groups.scorer, topic = local.t.features, max_lag = var.max_consumer_lag }
   }
+  freshness = {
+    prices  = { service = "producer-octopus", max_silence_hours = var.max_source_silence_hours.prices }
+    weather = { service = "producer-weather", max_silence_hours = var.max_source_silence_hours.weather }
+  }
 
   tags = var.tags
 }
@@ -80,6 +84,7 @@ module "catalog" {
   lake_prefix        = module.lake.prefixes.lake
   regions            = var.regions
   region_projection  = var.region_projection
+  date_range_start   = var.date_range_start
   athena_results_url = module.lake.athena_results_url
   kms_key_arn        = module.lake.kms_key_arn
 

@@ -87,9 +87,20 @@ variable "lake_bucket_name" {
 }
 
 variable "regions" {
-  description = "Regions (partition values) in the lake, for Athena's enum projection."
+  description = "Regions (partition values) in the lake, for Athena's enum projection; also the regions the scheduled trainer trains (`wattcast train --regions`), except the smoke test's `SMOKE`. Empty: the trainer trains every region in the lake."
   type        = list(string)
   default     = []
+}
+
+variable "date_range_start" {
+  description = "First `date=` partition Athena's projection offers, YYYY-MM-DD. Lake rows of earlier dates are invisible to Athena (wattcast reads them directly); set an earlier date, back to 1990 which the schemas accept, to query older imports."
+  type        = string
+  default     = "2015-01-01"
+
+  validation {
+    condition     = can(regex("^(199[0-9]|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", var.date_range_start))
+    error_message = "Give a date from 1990 on as YYYY-MM-DD."
+  }
 }
 
 variable "region_projection" {
@@ -186,6 +197,29 @@ variable "alarm_emails" {
   description = "E-mail addresses notified by the alarms."
   type        = list(string)
   default     = []
+}
+
+variable "max_source_silence_hours" {
+  description = <<-EOT
+    Hours a producer may go without publishing (no `source: published` log
+    line) before its freshness alarm fires. prices: Octopus publishes the
+    next day's Agile prices once a day, around 16:00 UK time, and the
+    producer polls every 10 minutes until they are out, so a healthy
+    producer publishes about every 24 hours (default 30, room for a late
+    publication). weather: the forecast is polled hourly and Open-Meteo's
+    models update every 1 to 6 hours, observations every 6 hours (default 12).
+  EOT
+  type = object({
+    prices  = optional(number, 30)
+    weather = optional(number, 12)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for h in values(var.max_source_silence_hours) : h == floor(h) && h >= 1 && h <= 168])
+    error_message = "Give whole hours from 1 to 168 (CloudWatch evaluates an alarm over at most 7 days)."
+  }
 }
 
 variable "max_consumer_lag" {
