@@ -106,9 +106,9 @@ type Options struct {
 	// registry.StageChallenger (the scorer forecasts with them in shadow
 	// and promotes one only if it is measurably better: a scheduled
 	// trainer's setting). With no champion, the first run bootstraps.
-	Stage string
-	Progress    io.Writer
-	Log         *slog.Logger
+	Stage    string
+	Progress io.Writer
+	Log      *slog.Logger
 }
 
 // Trained is one registered model.

@@ -33,9 +33,12 @@ type command struct {
 // runContext is what a subcommand's run function gets.
 type runContext struct {
 	context.Context
-	log  *slog.Logger
-	out  io.Writer // progress and summaries for humans (stderr)
-	args []string  // positional arguments left after the flags
+	log *slog.Logger
+	out io.Writer // progress and summaries for humans (stderr)
+	// stdout receives a command's results (tables, JSON) that a script
+	// may read or a pipe carry: the run's stdout, never os.Stdout directly.
+	stdout io.Writer
+	args   []string // positional arguments left after the flags
 	// service is set by commands that run until stopped: a signal is how
 	// they end, so it exits 0. A command that runs to completion (a
 	// backfill, a smoke test, --until-caught-up) exits 130 when a signal

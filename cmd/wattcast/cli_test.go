@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,45 @@ func TestParseFlagsAnywhere(t *testing.T) {
 		if *js != c.json || *reg != c.reg || !slices.Equal(fs.Args(), c.pos) {
 			t.Errorf("%q: json %v registry %q args %q; want %v %q %q", c.args, *js, *reg, fs.Args(), c.json, c.reg, c.pos)
 		}
+	}
+}
+
+// Results go to the stdout run was given, not to os.Stdout: a caller (a
+// test, a wrapper) reads them there, and they stay apart from the log and
+// progress on stderr.
+func TestResultsGoToTheRunsStdout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args func(dir string) []string
+		want []string // substrings of stdout
+	}{
+		{name: "version", args: func(string) []string { return []string{"version"} },
+			want: []string{"wattcast " + version + " ", runtime.GOOS + "/" + runtime.GOARCH}},
+		{name: "models list on an empty registry", args: func(dir string) []string {
+			return []string{"models", "list", "--registry", "file://" + dir}
+		}, want: []string{"MODEL", "KIND", "STAGE", "TRAINING WINDOW"}},
+		{name: "schema", args: func(string) []string { return []string{"schema"} },
+			want: []string{"SCHEMA", "wattcast.prices"}},
+		{name: "schema price", args: func(string) []string { return []string{"schema", "price"} },
+			want: []string{`"$schema"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args(t.TempDir()), &stdout, &stderr, func(string) string { return "" }); code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout %q lacks %q (stderr %q)", stdout.String(), w, stderr.String())
+				}
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q has %q, which belongs on stdout", stderr.String(), w)
+				}
+			}
+		})
 	}
 }
 

@@ -116,17 +116,17 @@ func backtestCommand() *command {
 				if err != nil {
 					return err
 				}
-				if err := backtest.WriteTable(os.Stdout, res); err != nil {
+				if err := backtest.WriteTable(rc.stdout, res); err != nil {
 					return err
 				}
 				for _, pair := range [][2]string{{models.KindNaiveStandard, models.KindGRU}, {models.KindLEAR, "ensemble(gru+lear)"}} {
 					if d, err := res.DM(pair[0], pair[1]); err == nil {
-						fmt.Printf("Diebold-Mariano %s vs %s: DM %.2f, p %.4f (p < 0.05: the second is more accurate)\n", pair[0], pair[1], d.Stat, d.PValue)
+						fmt.Fprintf(rc.stdout, "Diebold-Mariano %s vs %s: DM %.2f, p %.4f (p < 0.05: the second is more accurate)\n", pair[0], pair[1], d.Stat, d.PValue)
 					}
 				}
 				if *hourly {
-					fmt.Println()
-					if err := backtest.WriteHourly(os.Stdout, res); err != nil {
+					fmt.Fprintln(rc.stdout)
+					if err := backtest.WriteHourly(rc.stdout, res); err != nil {
 						return err
 					}
 				}

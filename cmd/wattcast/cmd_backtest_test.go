@@ -20,8 +20,17 @@ import (
 	"github.com/wattcast/wattcast/training/registry"
 )
 
-// runWithArgs runs a subcommand as main does, with positional arguments.
+// runWithArgs runs c with args and returns what it wrote to the run
+// context's writer (progress and summaries).
 func runWithArgs(t *testing.T, c *command, args ...string) (string, error) {
+	t.Helper()
+	log, _, err := runCommand(t, c, args...)
+	return log, err
+}
+
+// runCommand runs c with args and returns what it wrote to the run
+// context's writer (progress and summaries) and to its stdout (results).
+func runCommand(t *testing.T, c *command, args ...string) (log, stdout string, err error) {
 	t.Helper()
 	fs := flag.NewFlagSet("wattcast "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -31,11 +40,11 @@ func runWithArgs(t *testing.T, c *command, args ...string) (string, error) {
 	if err := parseFlags(fs, args, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
+	var out, so bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := fn(&runContext{Context: ctx, log: slog.New(slog.DiscardHandler), out: &out, args: fs.Args()})
-	return out.String(), err
+	err = fn(&runContext{Context: ctx, log: slog.New(slog.DiscardHandler), out: &out, stdout: &so, args: fs.Args()})
+	return out.String(), so.String(), err
 }
 
 // The backtest command on the shipped Finland slice: the CSV goes through
@@ -117,9 +126,10 @@ func TestBacktestCommandNeedsAMapping(t *testing.T) {
 	}
 }
 
-// models list and show read what the trainer registered. Not parallel:
-// it swaps os.Stdout, and sequential tests run before parallel ones.
+// models list and show read what the trainer registered, and print it to
+// the run's stdout.
 func TestModelsListAndShow(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	b, err := lake.Open(context.Background(), "file://"+dir)
 	if err != nil {
@@ -134,19 +144,17 @@ func TestModelsListAndShow(t *testing.T) {
 	if _, err := reg.SetStages(context.Background(), []registry.StageChange{{Ref: c.Ref(), To: registry.StageChampion}}, "test", "t"); err != nil {
 		t.Fatal(err)
 	}
-	stdout := captureStdout(t, func() {
-		if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "list"); err != nil {
-			t.Error(err)
-		}
-	})
+	_, stdout, err := runCommand(t, modelsCommand(), "--registry", "file://"+dir, "list")
+	if err != nil {
+		t.Error(err)
+	}
 	if !strings.Contains(stdout, "naive-weekly@1") || !strings.Contains(stdout, "champion") {
 		t.Errorf("models list printed:\n%s", stdout)
 	}
-	stdout = captureStdout(t, func() {
-		if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "show", "naive-weekly@1"); err != nil {
-			t.Error(err)
-		}
-	})
+	_, stdout, err = runCommand(t, modelsCommand(), "--registry", "file://"+dir, "show", "naive-weekly@1")
+	if err != nil {
+		t.Error(err)
+	}
 	var card struct {
 		Stage  string `json:"stage"`
 		SHA256 string `json:"sha256"`
@@ -157,27 +165,6 @@ func TestModelsListAndShow(t *testing.T) {
 	if _, err := runWithArgs(t, modelsCommand(), "--registry", "file://"+dir, "show", "nope@1"); err == nil {
 		t.Error("show of a missing model succeeded")
 	}
-}
-
-// captureStdout runs f with os.Stdout redirected (the table commands print
-// results to stdout, progress to the run context's writer).
-func captureStdout(t *testing.T, f func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	f()
-	w.Close()
-	os.Stdout = old
-	return <-done
 }
 
 func TestLEARWindowsFlag(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +20,10 @@ import (
 	"github.com/wattcast/wattcast/serving/api"
 )
 
-func forecastCommand() *command { return forecastCommandTo(os.Stdout, time.Now) }
+func forecastCommand() *command { return forecastCommandTo(nil, time.Now) }
 
-// forecastCommandTo writes to w and reads the clock from now, so that a
-// test can read what it prints and fix the time.
+// forecastCommandTo writes to w (nil: the run's stdout) and reads the clock
+// from now, so that a test can read what it prints and fix the time.
 func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 	return &command{
 		name:    "forecast",
@@ -78,7 +77,11 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 				if len(ahead) == 0 {
 					ahead = f.Points
 				}
-				return printForecast(w, &f, ahead, &win, loc)
+				out := w
+				if out == nil {
+					out = rc.stdout
+				}
+				return printForecast(out, &f, ahead, &win, loc)
 			}
 		},
 	}

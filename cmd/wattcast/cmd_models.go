@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/wattcast/wattcast/training/registry"
@@ -52,7 +51,7 @@ func modelsCommand() *command {
 						Stage string `json:"stage"`
 						registry.Card
 					}{st.Stage(card.Ref()), card}
-					enc := json.NewEncoder(os.Stdout)
+					enc := json.NewEncoder(rc.stdout)
 					enc.SetIndent("", "  ")
 					return enc.Encode(out)
 				}
@@ -98,11 +97,11 @@ func modelsList(rc *runContext, reg *registry.Registry, asJSON bool) error {
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(rc.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(rc.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tKIND\tSTAGE\tCREATED\tREGIONS\tTRAINING WINDOW\tMAE\trMAE\tCODE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%.3f\t%.3f\t%s\n", r.Ref, r.Kind, r.Stage, r.Created, r.Regions, r.Window, r.MAE, r.RMAE, r.CodeVer)

@@ -48,7 +48,7 @@ func produceCommand() *command {
 			fs.Var(&regions, "regions", "Octopus regions, A..P, comma separated")
 			fs.Var(&locations, "locations", "Open-Meteo locations, REGION:NAME:LAT:LON, comma separated, e.g. FI:helsinki:60.17:24.94")
 			fs.Var(&apis, "openmeteo-apis", "Open-Meteo APIs: forecast, archive, previous-runs (default: forecast,archive live; archive,previous-runs backfill)")
-			fs.Var(&variables, "openmeteo-variables", "hourly variables (default "+strings.Join(openmeteo.DefaultVariables, ",")+")")
+			fs.Var(&variables, "openmeteo-variables", "hourly variables (default "+strings.Join(openmeteo.DefaultVariables(), ",")+")")
 			return func(rc *runContext) error {
 				rc.service = *bfFrom == "" // live
 				if !(*rps > 0) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/wattcast/wattcast/lake/athena"
 )
@@ -41,7 +40,7 @@ func queryCommand() *command {
 				if err != nil {
 					return err
 				}
-				if err := res.WriteTable(os.Stdout); err != nil {
+				if err := res.WriteTable(rc.stdout); err != nil {
 					return err
 				}
 				fmt.Fprintln(rc.out, res.Summary())

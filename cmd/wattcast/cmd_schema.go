@@ -4,16 +4,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/wattcast/wattcast/schemas"
 )
 
-func schemaCommand() *command { return schemaCommandTo(os.Stdout) }
+func schemaCommand() *command { return schemaCommandTo(nil) }
 
-// schemaCommandTo writes to w, so that a test can read what it prints.
+// schemaCommandTo writes to w, so that a test can read what it prints; nil
+// writes to the run's stdout.
 func schemaCommandTo(w io.Writer) *command {
 	return &command{
 		name:       "schema",
@@ -23,15 +23,19 @@ func schemaCommandTo(w io.Writer) *command {
 		uses:       sharedKafka,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			return func(rc *runContext) error {
+				out := w
+				if out == nil {
+					out = rc.stdout
+				}
 				switch len(rc.args) {
 				case 0:
-					return listSchemas(w, g.topics())
+					return listSchemas(out, g.topics())
 				case 1:
 					b, err := schemas.JSONSchema(rc.args[0])
 					if err != nil {
 						return err
 					}
-					_, err = w.Write(b)
+					_, err = out.Write(b)
 					return err
 				default:
 					return fmt.Errorf("want at most one schema name, got %d: %s", len(rc.args), strings.Join(rc.args, " "))

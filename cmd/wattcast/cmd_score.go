@@ -209,34 +209,30 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 		return nil
 	}
 
+	// Open and build everything that can fail before the first goroutine
+	// starts: returning an error after eg.Go would leave them running on
+	// resources closed underneath them.
 	lagClient, err := kc.NewClient()
 	if err != nil {
 		return err
 	}
 	defer lagClient.Close()
-	promReg.MustRegister(monitor.NewLagCollector(kadm.NewClient(lagClient), groups...))
-
-	eg.Go(func() error { return sc.Run(ctx) })
-	eg.Go(func() error { return mon.Run(ctx) })
-	eg.Go(func() error { return cat.Run(ctx) })
-	eg.Go(func() error { return catalog.Watch(ctx, kc, topics.ModelEvents, cat) })
-	if dec != nil {
-		eg.Go(func() error { return dec.Run(ctx) })
-	}
-	if sched != nil {
-		s := &retrain.Scheduler{Schedule: sched, Expr: o.retrainSchedule, Store: rb, Kafka: kc, Topics: topics, Registry: tr,
-			Producer: kafka.Producer(version, "retrain"), Actor: actor, Logger: rc.log}
-		eg.Go(func() error { return s.Run(ctx) })
-	}
+	promReg.MustRegister(monitor.NewLagCollector(kadm.NewClient(lagClient), groups, monitor.WithLagLogger(rc.log)))
+	var worker *retrain.Worker
 	if !o.noRetrainWorker {
 		lk, err := g.openLake(rc)
 		if err != nil {
 			return err
 		}
-		w := &retrain.Worker{Kafka: kc, Topics: topics, Group: o.group + "-retrainer", Trainer: lakeTrainer(lk, reg, o, rc),
+		worker = &retrain.Worker{Kafka: kc, Topics: topics, Group: o.group + "-retrainer", Trainer: lakeTrainer(lk, reg, o, rc),
 			Registry: tr, Store: rb, Producer: kafka.Producer(version, "retrain"), Actor: actor, Logger: rc.log}
-		eg.Go(func() error { return w.Run(ctx) })
 	}
+	var scheduler *retrain.Scheduler
+	if sched != nil {
+		scheduler = &retrain.Scheduler{Schedule: sched, Expr: o.retrainSchedule, Store: rb, Kafka: kc, Topics: topics, Registry: tr,
+			Producer: kafka.Producer(version, "retrain"), Actor: actor, Logger: rc.log}
+	}
+	var srv *http.Server
 	if o.listen != "" {
 		h := api.New(api.Config{Forecasts: mon.Forecasts(), Accuracy: mon.Accuracy(), Models: cat,
 			Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}), Logger: rc.log,
@@ -246,7 +242,23 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 				}
 				return nil
 			}})
-		srv := &http.Server{Addr: o.listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Addr: o.listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	}
+
+	eg.Go(func() error { return sc.Run(ctx) })
+	eg.Go(func() error { return mon.Run(ctx) })
+	eg.Go(func() error { return cat.Run(ctx) })
+	eg.Go(func() error { return catalog.Watch(ctx, kc, topics.ModelEvents, cat) })
+	if dec != nil {
+		eg.Go(func() error { return dec.Run(ctx) })
+	}
+	if scheduler != nil {
+		eg.Go(func() error { return scheduler.Run(ctx) })
+	}
+	if worker != nil {
+		eg.Go(func() error { return worker.Run(ctx) })
+	}
+	if srv != nil {
 		eg.Go(func() error {
 			rc.log.Info("serving HTTP", "listen", o.listen)
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {

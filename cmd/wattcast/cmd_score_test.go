@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -287,6 +288,33 @@ func TestScoreFirstRefreshRetries(t *testing.T) {
 		err := firstRefresh(context.Background(), refresh, backoff, slog.New(slog.DiscardHandler))
 		if calls != tc.wantCalls || (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, errRead)) {
 			t.Errorf("%d failing reads: %d reads, error %v; want %d reads, error %v", tc.fails, calls, err, tc.wantCalls, tc.wantErr)
+		}
+	}
+}
+
+// A part of the service that fails to open (here the lake of the retrain
+// worker) stops `wattcast score` before anything runs: no goroutine of it
+// is left behind, running on clients closed underneath it, even though
+// the run's context is still live. Not parallel: it inspects every
+// goroutine, and sequential tests run before the parallel ones.
+func TestScoreStartsNothingWhenTheLakeFails(t *testing.T) {
+	brokers := brokertest.Start(t).Brokers
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	args := []string{"--brokers", brokers[0], "--topic-prefix", "lf.", "--registry", "file://" + t.TempDir(),
+		"--lake", "nope://lake", "--http", "", "--instance-id", "lf"}
+	var out bytes.Buffer
+	err := runScoreCmd(ctx, args, &out)
+	if err == nil || !strings.Contains(err.Error(), "open the lake") {
+		t.Fatalf("score: %v, want the lake's error", err)
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(stacks, "\n\n") {
+		// A goroutine of runScore's errgroup that has not started yet
+		// shows only errgroup's frames.
+		if strings.Contains(g, "wattcast.runScore") || strings.Contains(g, "errgroup.(*Group).Go") {
+			t.Errorf("a goroutine of score still runs after it returned %v:\n%s", err, g)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -84,7 +83,7 @@ func trainCommand() *command {
 func printTrainSummary(rc *runContext, res *training.Result, loc string) {
 	fmt.Fprintf(rc.out, "trained on %d feature rows from %d lake files, regions %s; registry %s\n",
 		res.Rows, res.Files, strings.Join(res.Regions, ","), loc)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(rc.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tKIND\tSTAGE\tBACKTEST\tMAE\trMAE\tCOV90")
 	for _, m := range res.Models {
 		bt := m.Card.Backtest

@@ -14,8 +14,8 @@ func versionCommand() *command {
 		uses:    sharedNone,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			return func(rc *runContext) error {
-				fmt.Printf("wattcast %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
-				return nil
+				_, err := fmt.Fprintf(rc.stdout, "wattcast %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+				return err
 			}
 		},
 	}

@@ -96,7 +96,7 @@ func runIn(parent context.Context, args []string, stdout, stderr io.Writer, gete
 		<-ctx.Done()
 		stop() // restore default handling: a second signal kills
 	}()
-	rc := &runContext{Context: ctx, log: log.With("cmd", c.name), out: stderr, args: fs.Args()}
+	rc := &runContext{Context: ctx, log: log.With("cmd", c.name), out: stderr, stdout: stdout, args: fs.Args()}
 	err = runFn(rc)
 	signalled := ctx.Err() != nil
 	switch {

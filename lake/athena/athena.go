@@ -292,7 +292,7 @@ func (c *Client) stop(ctx context.Context, id string) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := c.api.StopQueryExecution(sctx, &sdk.StopQueryExecutionInput{QueryExecutionId: aws.String(id)}); err != nil {
-		return fmt.Errorf("athena: query %s: %w; stopping it failed too (stop it in the console): %v", id, ctx.Err(), err)
+		return fmt.Errorf("athena: query %s: %w; stopping it failed too (stop it in the Athena console): %w", id, ctx.Err(), err)
 	}
 	return fmt.Errorf("athena: query %s stopped: %w", id, ctx.Err())
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 )
 
 var priceColumns = []Column{{"region", "varchar"}, {"hour", "timestamp"}, {"price", "double"}}
@@ -197,28 +198,52 @@ func TestQueryFailureIsAQueryError(t *testing.T) {
 	}
 }
 
+// A query the user cancels is stopped on Athena too. When stopping fails,
+// the error still says the query was cancelled and carries Athena's error.
 func TestCancelStopsTheQueryOnAthena(t *testing.T) {
 	t.Parallel()
-	f := &fakeAthena{states: []string{"RUNNING"}, stmtType: "DML"}
-	c, err := New(newFake(t, f, fakeSecretKey), Options{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		stopErr string
+		want    []string // substrings of the error
+	}{
+		{name: "stopped", want: []string{"stopped"}},
+		{name: "stopping fails", stopErr: "InvalidRequestException", want: []string{"stopping it failed too", "Athena console", "scripted failure"}},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	n := 0
-	c.wait = func(ctx context.Context, d time.Duration) error {
-		if n++; n == 3 {
-			cancel() // the user pressed Ctrl-C while the query ran
-		}
-		return ctx.Err()
-	}
-	_, err = c.Query(ctx, "SELECT count(*) FROM features")
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if len(f.stopped) != 1 || f.stopped[0] != fakeQueryID {
-		t.Errorf("stopped = %v, want [%s]", f.stopped, fakeQueryID)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeAthena{states: []string{"RUNNING"}, stmtType: "DML", stopErr: tt.stopErr}
+			c, err := New(newFake(t, f, fakeSecretKey), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel)
+			n := 0
+			c.wait = func(ctx context.Context, d time.Duration) error {
+				if n++; n == 3 {
+					cancel() // the user pressed Ctrl-C while the query ran
+				}
+				return ctx.Err()
+			}
+			_, err = c.Query(ctx, "SELECT count(*) FROM features")
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			var stopErr *types.InvalidRequestException
+			if got := errors.As(err, &stopErr); got != (tt.stopErr != "") {
+				t.Errorf("errors.As(%v, *types.InvalidRequestException) = %v, want %v", err, got, tt.stopErr != "")
+			}
+			for _, s := range tt.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("err %q lacks %q", err, s)
+				}
+			}
+			if len(f.stopped) != 1 || f.stopped[0] != fakeQueryID {
+				t.Errorf("stopped = %v, want [%s]", f.stopped, fakeQueryID)
+			}
+		})
 	}
 }
 

@@ -35,6 +35,7 @@ type fakeAthena struct {
 	stmtType   string   // DML, DDL or UTILITY
 	failReason string
 	failCat    int
+	stopErr    string // error type StopQueryExecution answers with; "" succeeds
 	columns    []Column
 	rows       [][]*string // data rows; a DML result gets a header row first
 
@@ -109,6 +110,10 @@ func (f *fakeAthena) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.getResults(w, in)
 	case "StopQueryExecution":
 		f.stopped = append(f.stopped, fmt.Sprint(in["QueryExecutionId"]))
+		if f.stopErr != "" {
+			writeErr(w, http.StatusBadRequest, f.stopErr, "scripted failure")
+			return
+		}
 		writeJSON(w, map[string]any{})
 	default:
 		writeErr(w, http.StatusBadRequest, "UnknownOperationException", op)

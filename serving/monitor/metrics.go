@@ -2,9 +2,11 @@ package monitor
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -213,21 +215,53 @@ func (c *StageCollector) Collect(ch chan<- prometheus.Metric) {
 
 // LagCollector exports consumer-group lag (records behind the end of each
 // input partition), asking the brokers at scrape time, as kafka_exporter
-// does. A broker that does not answer within Timeout yields no samples
-// rather than a stale value.
+// does. A broker that does not answer within the timeout yields no samples
+// rather than a stale value; with a logger (WithLagLogger) it says why, at
+// most once a minute per distinct problem.
 type LagCollector struct {
 	adm     *kadm.Client
 	groups  []string
 	timeout time.Duration
 	lag     *prometheus.Desc
+	log     *slog.Logger     // nil: missing samples are not logged
+	now     func() time.Time // the clock of the rate limit
+
+	mu     sync.Mutex
+	warned map[string]time.Time // problem -> when it was last logged
+}
+
+// lagWarnEvery is how often a LagCollector logs one problem at most.
+const lagWarnEvery = time.Minute
+
+// LagOption configures a LagCollector.
+type LagOption func(*LagCollector)
+
+// WithLagLogger logs at Warn why lag samples are missing (the brokers did
+// not answer, a group could not be described), at most once a minute per
+// distinct problem, so that an outage does not silently empty the metric.
+func WithLagLogger(log *slog.Logger) LagOption {
+	return func(c *LagCollector) { c.log = log }
+}
+
+// WithLagTimeout sets how long a scrape waits for the brokers (default 5s).
+func WithLagTimeout(d time.Duration) LagOption {
+	return func(c *LagCollector) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
 }
 
 // NewLagCollector exports the lag of groups through adm (a kadm client the
 // caller closes).
-func NewLagCollector(adm *kadm.Client, groups ...string) *LagCollector {
-	return &LagCollector{adm: adm, groups: groups, timeout: 5 * time.Second,
+func NewLagCollector(adm *kadm.Client, groups []string, opts ...LagOption) *LagCollector {
+	c := &LagCollector{adm: adm, groups: groups, timeout: 5 * time.Second, now: time.Now, warned: map[string]time.Time{},
 		lag: prometheus.NewDesc(MetricConsumerLag, "Records a consumer group has yet to consume, per topic partition.",
 			[]string{"group", "topic", "partition"}, nil)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Describe implements prometheus.Collector.
@@ -239,15 +273,24 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	lags, err := c.adm.Lag(ctx, c.groups...)
 	if err != nil {
+		c.warn("lag: "+err.Error(), "consumer lag: the brokers did not answer; "+MetricConsumerLag+" has no samples until they do (check the brokers and the network)",
+			"groups", c.groups, "timeout", c.timeout, "err", err)
 		return
 	}
 	lags.Each(func(l kadm.DescribedGroupLag) {
-		if l.Error() != nil {
+		if err := l.Error(); err != nil {
+			c.warn("group: "+l.Group+": "+err.Error(), "consumer lag: cannot read the group's lag; its "+MetricConsumerLag+" samples are missing (check the brokers and this client's DESCRIBE permission on the group and its topics)",
+				"group", l.Group, "err", err)
 			return
 		}
 		for _, ps := range l.Lag {
 			for _, m := range ps {
-				if m.Err != nil || m.Lag < 0 {
+				if m.Err != nil {
+					c.warn("partition: "+l.Group+": "+m.End.Topic+": "+m.Err.Error(), "consumer lag: cannot read a partition's lag; its "+MetricConsumerLag+" sample is missing",
+						"group", l.Group, "topic", m.End.Topic, "partition", m.End.Partition, "err", m.Err)
+					continue
+				}
+				if m.Lag < 0 {
 					continue
 				}
 				ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(m.Lag),
@@ -255,6 +298,30 @@ func (c *LagCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	})
+}
+
+// warn logs msg unless problem was logged less than lagWarnEvery ago.
+// Collect may run concurrently (several scrapers): the record of what was
+// logged when is guarded by c.mu.
+func (c *LagCollector) warn(problem, msg string, args ...any) {
+	if c.log == nil {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	for p, at := range c.warned {
+		if now.Sub(at) >= lagWarnEvery {
+			delete(c.warned, p) // forget old problems: the map stays small
+		}
+	}
+	_, recent := c.warned[problem]
+	if !recent {
+		c.warned[problem] = now
+	}
+	c.mu.Unlock()
+	if !recent {
+		c.log.Warn(msg, args...)
+	}
 }
 
 // ModelMetrics counts the predictions of deployed models and times them.

@@ -176,7 +176,7 @@ func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 	produce(rows[:i])
 	var promoted schemas.ModelEvent
 	for {
-		if e, ok := promotedBy(); ok && reg.Stage(ctx, "better@1") == catalog.StageChampion && cat.Refreshed().After(time.Time{}) {
+		if e, ok := promotedBy(); ok && reg.Stage(t, ctx, "better@1") == catalog.StageChampion && cat.Refreshed().After(time.Time{}) {
 			promoted = e
 			break
 		}
@@ -261,7 +261,7 @@ func TestLiveLoopPromotesTheBetterChallengerOnly(t *testing.T) {
 		t.Fatalf("events %+v: want better promoted, champ archived and worse denied", events)
 	}
 	for key, want := range map[string]string{"better@1": catalog.StageChampion, "champ@1": catalog.StageArchived, "worse@1": catalog.StageChallenger} {
-		if got := reg.Stage(ctx, key); got != want {
+		if got := reg.Stage(t, ctx, key); got != want {
 			t.Errorf("registry: %s is %s, want %s", key, got, want)
 		}
 	}

@@ -287,13 +287,13 @@ func TestBetterChallengerIsPromotedWorseIsDenied(t *testing.T) {
 	}
 	ctx := context.Background()
 	for key, want := range map[string]string{"better@1": catalog.StageChampion, "champ@1": catalog.StageArchived, "worse@1": catalog.StageChallenger} {
-		if got := h.reg.Stage(ctx, key); got != want {
+		if got := h.reg.Stage(t, ctx, key); got != want {
 			t.Errorf("%s is %s in the registry, want %s", key, got, want)
 		}
 	}
 	// Both moves are one record of the stage log: the registry never had
 	// two champions or none.
-	if hist := h.reg.History(ctx); len(hist) != 4 || hist[3] != "better@1 challenger->champion, champ@1 champion->archived" {
+	if hist := h.reg.History(t, ctx); len(hist) != 4 || hist[3] != "better@1 challenger->champion, champ@1 champion->archived" {
 		t.Errorf("stage log %q; want the setup, then one record promoting better and archiving champ", hist)
 	}
 	// The evidence matches an independent computation of the MAEs.
@@ -419,7 +419,7 @@ func TestRestoredStateDecidesTheSame(t *testing.T) {
 		t.Errorf("restored decider's events %v, uninterrupted %v", summary2(got), summary2(want))
 	}
 	ctx := context.Background()
-	if got, want := h.reg.History(ctx), whole.reg.History(ctx); !reflect.DeepEqual(got, want) {
+	if got, want := h.reg.History(t, ctx), whole.reg.History(t, ctx); !reflect.DeepEqual(got, want) {
 		t.Errorf("restored decider's stage log %q, uninterrupted %q", got, want)
 	}
 }
@@ -455,22 +455,22 @@ func TestCommittedDecisionIsWrittenToTheRegistryOnce(t *testing.T) {
 	}
 	kv, _ = h.k.Changes()
 	h.klog = append(h.klog, kv...)
-	if len(h.k.intents) != 1 || h.reg.Stage(ctx, "better@1") != catalog.StageChallenger {
+	if len(h.k.intents) != 1 || h.reg.Stage(t, ctx, "better@1") != catalog.StageChallenger {
 		t.Fatalf("want one committed, unwritten decision; intents %+v", h.k.intents)
 	}
 	h.restart()
 	h.poll(recs[n:], nil, false)
-	if got := h.reg.Stage(ctx, "better@1"); got != catalog.StageChampion {
+	if got := h.reg.Stage(t, ctx, "better@1"); got != catalog.StageChampion {
 		t.Fatalf("better is %s after the restart, want champion", got)
 	}
-	hist := h.reg.History(ctx)
+	hist := h.reg.History(t, ctx)
 	// Writing the same decision again is a no-op, not an error.
 	h.k.intents = []intent{{Moves: []catalog.StageMove{{ID: "better", Version: "1", From: catalog.StageChallenger, To: catalog.StageChampion},
 		{ID: "champ", Version: "1", From: catalog.StageChampion, To: catalog.StageArchived}}, Reason: "again"}}
 	if err := h.k.applyIntents(ctx); err != nil {
 		t.Fatalf("re-applying a written decision: %v", err)
 	}
-	if got := h.reg.History(ctx); !reflect.DeepEqual(got, hist) {
+	if got := h.reg.History(t, ctx); !reflect.DeepEqual(got, hist) {
 		t.Errorf("re-applying wrote again: %q", got)
 	}
 }
@@ -502,7 +502,7 @@ func TestEqualChallengerIsRetiredAfterMaxDenials(t *testing.T) {
 	if st := eventsOf(evs, schemas.EventStageChanged); len(st) != 1 || st[0].ToStage != catalog.StageArchived {
 		t.Errorf("stage events %+v; want the challenger archived", st)
 	}
-	if got := h.reg.Stage(context.Background(), "worse@1"); got != catalog.StageArchived {
+	if got := h.reg.Stage(t, context.Background(), "worse@1"); got != catalog.StageArchived {
 		t.Errorf("worse is %s, want archived", got)
 	}
 }
@@ -521,7 +521,7 @@ func TestDegradedNewChampionIsRolledBack(t *testing.T) {
 	roles := map[string]string{"champ": schemas.RoleChampion, "new": schemas.RoleChallenger}
 	h.feed(stream(t, []model{champ, good}, roles, 11), 300)
 	ctx := context.Background()
-	if h.reg.Stage(ctx, "new@1") != catalog.StageChampion {
+	if h.reg.Stage(t, ctx, "new@1") != catalog.StageChampion {
 		t.Fatalf("new was not promoted: %v", summary2(h.d.Events()))
 	}
 	// After the promotion only the new champion forecasts.
@@ -534,8 +534,8 @@ func TestDegradedNewChampionIsRolledBack(t *testing.T) {
 	if ev := rb[0].Evidence; ev[EvNewRMAE] <= ev[EvPrevRMAE]*1.1 || ev[EvDays] != 5 {
 		t.Errorf("rollback evidence %v: want the new rMAE 10%% above the previous, over 5 days", ev)
 	}
-	if h.reg.Stage(ctx, "champ@1") != catalog.StageChampion || h.reg.Stage(ctx, "new@1") != catalog.StageArchived {
-		t.Errorf("after rollback champ is %s and new %s", h.reg.Stage(ctx, "champ@1"), h.reg.Stage(ctx, "new@1"))
+	if h.reg.Stage(t, ctx, "champ@1") != catalog.StageChampion || h.reg.Stage(t, ctx, "new@1") != catalog.StageArchived {
+		t.Errorf("after rollback champ is %s and new %s", h.reg.Stage(t, ctx, "champ@1"), h.reg.Stage(t, ctx, "new@1"))
 	}
 }
 

@@ -167,15 +167,22 @@ func TestWorkerRegistersChallengersOncePerRequest(t *testing.T) {
 	for len(w.Registered()) == 0 && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Let the second delivery be seen too.
-	var evs []schemas.ModelEvent
-	for ctx.Err() == nil {
-		evs = readEvents(t, kc, topics.ModelEvents)
-		if len(evs) >= 3 {
-			break
+	// The second delivery is handled (trained again or skipped) once the
+	// group's committed offset covers both request records, offsets 0
+	// and 1: the worker commits a request only after handling it.
+	adm := kadm.NewClient(cl)
+	for {
+		offs, err := adm.FetchOffsets(ctx, "rt-worker")
+		if err == nil {
+			if o, ok := offs.Lookup(topics.ModelEvents, 0); ok && o.At >= 2 {
+				break
+			}
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("the worker did not commit both deliveries of the request (last error %v): %v", err, ctx.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -183,7 +190,7 @@ func TestWorkerRegistersChallengersOncePerRequest(t *testing.T) {
 	if n := trained.Load(); n != 1 {
 		t.Errorf("trained %d times for one request delivered twice, want 1", n)
 	}
-	if got := reg.Stage(ctx, "standard@1"); got != catalog.StageChallenger {
+	if got := reg.Stage(t, ctx, "standard@1"); got != catalog.StageChallenger {
 		t.Errorf("the new version is %s, want challenger", got)
 	}
 	var reg1 []schemas.ModelEvent
@@ -389,7 +396,7 @@ func TestWorkerMovesNewVersionsInOneRecord(t *testing.T) {
 			w := &Worker{Kafka: kc, Topics: topics, Group: "rt-worker", Trainer: trainer, Registry: reg, Store: store, Producer: "test",
 				Actor: "test", FromStart: true}
 			runWorker(t, ctx, w, func() bool { _, err := store.Get(ctx, doneKey(req.EventID)); return err == nil })
-			hist := reg.History(ctx)
+			hist := reg.History(t, ctx)
 			if got := hist[len(hist)-1]; got != tc.wantRecord || slices.Contains(hist[:len(hist)-1], "a@1 candidate->challenger") {
 				t.Errorf("stage log %q; want the worker's one record %q", hist, tc.wantRecord)
 			}
@@ -403,7 +410,7 @@ func TestWorkerMovesNewVersionsInOneRecord(t *testing.T) {
 				t.Errorf("registered events for %q, want %q", got, tc.wantEvents)
 			}
 			if tc.archived != "" {
-				if st := reg.Stage(ctx, tc.archived+"@1"); st != catalog.StageArchived {
+				if st := reg.Stage(t, ctx, tc.archived+"@1"); st != catalog.StageArchived {
 					t.Errorf("%s is %s, want left archived", tc.archived, st)
 				}
 			}
@@ -446,7 +453,7 @@ func TestWorkerGivesUpARequestThatKeepsFailing(t *testing.T) {
 	if n := failed.Load(); n != 3 {
 		t.Errorf("the failing request was tried %d times, want MaxAttempts = 3", n)
 	}
-	if got := reg.Stage(ctx, "standard@1"); got != catalog.StageChallenger {
+	if got := reg.Stage(t, ctx, "standard@1"); got != catalog.StageChallenger {
 		t.Errorf("the next request's version is %s, want challenger", got)
 	}
 	var dls []schemas.DeadLetter

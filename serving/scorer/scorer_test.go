@@ -166,9 +166,34 @@ func TestForecastsAndErrors(t *testing.T) {
 	if st := s.Stats(); int(st.Errors) != nErr || int(st.Forecasts) != len(fcs) {
 		t.Fatalf("stats %+v disagree with the topics (%d forecasts, %d errors)", st, len(fcs), nErr)
 	}
-	for _, a := range s.Accuracy() {
-		if a.ModelID == "weekly" && math.Abs(a.RMAE()-1) > 1e-9 {
-			t.Fatalf("the weekly naive forecast's rMAE is %v, want exactly 1", a.RMAE())
+	// One entry per region and model, together holding every error record.
+	acc := s.Accuracy()
+	if len(acc) != len(regions)*len(catalog()) {
+		t.Fatalf("accuracy has %d entries, want %d (regions × models): %+v", len(acc), len(regions)*len(catalog()), acc)
+	}
+	sumN := 0
+	weekly := map[string]bool{}
+	for _, a := range acc {
+		sumN += a.N
+		if a.N == 0 {
+			t.Errorf("accuracy entry %+v scored no hour", a)
+		}
+		if a.ModelID == "weekly" {
+			weekly[a.Region] = true
+			if a.Role != schemas.RoleChampion || a.Kind != models.KindNaiveWeekly {
+				t.Errorf("weekly entry %+v, want the champion of kind %s", a, models.KindNaiveWeekly)
+			}
+			if math.Abs(a.RMAE()-1) > 1e-9 {
+				t.Fatalf("the weekly naive forecast's rMAE in %s is %v, want exactly 1", a.Region, a.RMAE())
+			}
+		}
+	}
+	if sumN != nErr {
+		t.Errorf("accuracy counts %d scored hours, the error topics hold %d records", sumN, nErr)
+	}
+	for _, reg := range regions {
+		if !weekly[reg] {
+			t.Errorf("no accuracy entry for the weekly model in %s", reg)
 		}
 	}
 }

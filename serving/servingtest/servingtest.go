@@ -17,6 +17,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/wattcast/wattcast/lake"
@@ -92,25 +93,28 @@ func (r *Registry) Add(ctx context.Context, id string, regions []string, stage s
 	return card, nil
 }
 
-// Stage returns the stage of "id@version".
-func (r *Registry) Stage(ctx context.Context, key string) string {
+// Stage returns the stage of "id@version"; it fails t when key is not a
+// reference or the registry cannot be read.
+func (r *Registry) Stage(t testing.TB, ctx context.Context, key string) string {
+	t.Helper()
 	ref, err := registry.ParseRef(key)
 	if err != nil {
-		return ""
+		t.Fatalf("servingtest: stage of %q: %v", key, err)
 	}
 	st, err := r.reg.Stages(ctx)
 	if err != nil {
-		return ""
+		t.Fatalf("servingtest: stage of %s: %v", key, err)
 	}
 	return st.Stage(ref)
 }
 
 // History returns the stage log's changes as "id@version from->to", one
-// string per record.
-func (r *Registry) History(ctx context.Context) []string {
+// string per record; it fails t when the log cannot be read.
+func (r *Registry) History(t testing.TB, ctx context.Context) []string {
+	t.Helper()
 	hist, err := r.reg.History(ctx)
 	if err != nil {
-		return []string{err.Error()}
+		t.Fatalf("servingtest: read the stage log: %v", err)
 	}
 	var out []string
 	for _, h := range hist {

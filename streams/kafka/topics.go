@@ -43,10 +43,19 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, specs []schemas.TopicSpec
 	if err != nil {
 		return err
 	}
+	return checkTopics(specs, details)
+}
+
+// checkTopics checks that every topic of specs is in details, the metadata
+// after creation, and that region-keyed topics have their partition count.
+func checkTopics(specs []schemas.TopicSpec, details kadm.TopicDetails) error {
 	for _, s := range specs {
 		d, ok := details[s.Name]
-		if !ok || d.Err != nil {
-			return fmt.Errorf("kafka: topic %s is not available after creation: %v", s.Name, d.Err)
+		if !ok {
+			return fmt.Errorf("kafka: topic %s is missing from the cluster's metadata %s after it was created; check that the brokers are healthy and that this client may describe the topic, then run again", s.Name, topicWait)
+		}
+		if d.Err != nil {
+			return fmt.Errorf("kafka: topic %s is not available after creation: %w; check the brokers and this client's permissions on the topic, then run again", s.Name, d.Err)
 		}
 		if got := int32(len(d.Partitions)); s.Partitions > 0 && got != s.Partitions && s.Schema != "" && s.Key == "region" {
 			return fmt.Errorf("kafka: topic %s has %d partitions, want %d: region-keyed topics must have the same partition count so that a region's prices, weather and features share a partition number", s.Name, got, s.Partitions)
@@ -63,12 +72,16 @@ func names(specs []schemas.TopicSpec) []string {
 	return out
 }
 
+// topicWait bounds how long EnsureTopics waits for new topics to appear in
+// the metadata.
+const topicWait = 30 * time.Second
+
 // waitForTopics polls the metadata until every topic has partitions with
 // leaders: a real broker answers CreateTopics before its metadata knows the
 // new topics. At the deadline it returns what it has, and the caller names
 // what is missing.
 func waitForTopics(ctx context.Context, adm *kadm.Client, topics []string) (kadm.TopicDetails, error) {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(topicWait)
 	for {
 		details, err := adm.ListTopics(ctx, topics...)
 		if err != nil {

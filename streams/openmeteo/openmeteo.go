@@ -72,9 +72,12 @@ var ErrRunChanged = errors.New("openmeteo: the model's run changed while the for
 // landing during them (runs come hours apart, so a second one succeeds).
 const runAttempts = 3
 
-// DefaultVariables are the hourly variables fetched unless configured: the
-// drivers of power demand and wind and solar supply.
-var DefaultVariables = []string{"temperature_2m", "wind_speed_10m", "wind_speed_100m", "cloud_cover", "shortwave_radiation"}
+// DefaultVariables returns the hourly variables fetched unless configured:
+// the drivers of power demand and wind and solar supply. Each call returns a
+// new slice, which the caller may change.
+func DefaultVariables() []string {
+	return []string{"temperature_2m", "wind_speed_10m", "wind_speed_100m", "cloud_cover", "shortwave_radiation"}
+}
 
 // Location is a named point whose weather feeds a region.
 type Location struct {
@@ -136,7 +139,7 @@ type Client struct {
 	HTTP *source.HTTPClient
 	// Endpoints; empty means the public ones.
 	ForecastURL, ArchiveURL, PreviousRunsURL, MetaURL string
-	// Variables are the hourly variables (default DefaultVariables).
+	// Variables are the hourly variables (default DefaultVariables()).
 	Variables []string
 	// Model is the models= parameter; "" is Open-Meteo's best_match.
 	Model string
@@ -162,7 +165,7 @@ func (c *Client) vars() []string {
 	if len(c.Variables) > 0 {
 		return c.Variables
 	}
-	return DefaultVariables
+	return DefaultVariables()
 }
 
 func (c *Client) http() *source.HTTPClient {
@@ -329,11 +332,12 @@ func (c *Client) Forecast(ctx context.Context, loc Location, days int) ([]schema
 	}
 	issued = issued.UTC()
 	var out []schemas.WeatherForecast
+	vars := c.vars()
 	for i, t := range h.times {
 		if t.Before(issued.Truncate(time.Hour)) {
 			continue
 		}
-		vals := h.at(i, c.vars(), same)
+		vals := h.at(i, vars, same)
 		if vals == nil {
 			continue
 		}
@@ -385,12 +389,13 @@ func (c *Client) Archive(ctx context.Context, loc Location, from, to time.Time) 
 		delay = 5 * 24 * time.Hour
 	}
 	var out []schemas.WeatherObservation
+	vars := c.vars()
 	for i, t := range h.times {
 		end := t.Add(time.Hour)
 		if t.Before(from) || !t.Before(to) || end.After(h.date) {
 			continue
 		}
-		vals := h.at(i, c.vars(), same)
+		vals := h.at(i, vars, same)
 		if vals == nil {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,6 +396,34 @@ func TestForecastRunLandingDuringRequest(t *testing.T) {
 				if v := raw.Hourly.W[i+skip] + float64(tc.run); f.Values["wind_speed_120m"] != v || !f.IssuedAt.Equal(want) {
 					t.Fatalf("record %d: %v issued %s, want %g (run %d) issued %s", i, f.Values, f.IssuedAt, v, tc.run, want)
 				}
+			}
+		})
+	}
+}
+
+// The default variables cannot be changed through a returned slice: each
+// call gets its own.
+func TestDefaultVariablesAreFresh(t *testing.T) {
+	t.Parallel()
+	want := []string{"temperature_2m", "wind_speed_10m", "wind_speed_100m", "cloud_cover", "shortwave_radiation"}
+	tests := []struct {
+		name string
+		get  func() []string
+	}{
+		{"DefaultVariables", DefaultVariables},
+		{"a client's default", (&Client{}).vars},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := tt.get()
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+			got[0] = "changed"
+			_ = append(got[:1], "appended")
+			if again := tt.get(); !slices.Equal(again, want) {
+				t.Errorf("after changing a returned slice: got %q, want %q", again, want)
 			}
 		})
 	}

@@ -145,10 +145,18 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Backoff returns the delay before retry number attempt (1 for the first
-// retry): full jitter over base*2^(attempt-1), capped at max.
+// retry): full jitter over base*2^(attempt-1), capped at max. A base or max
+// that is not positive means no delay: it returns 0.
 func Backoff(attempt int, base, max time.Duration) time.Duration {
+	if base <= 0 || max <= 0 {
+		return 0
+	}
 	d := base
 	for i := 1; i < attempt && d < max; i++ {
+		if d > max/2 {
+			d = max // doubling would pass max (or overflow)
+			break
+		}
 		d *= 2
 	}
 	if d > max {

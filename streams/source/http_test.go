@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -126,6 +127,38 @@ func TestBackoffBounds(t *testing.T) {
 				t.Fatalf("Backoff(%d) = %s, want in (0, %s]", attempt, d, ceil)
 			}
 		}
+	}
+}
+
+// Backoff never panics: a base or cap that is not positive means no delay,
+// and doubling stops at the cap instead of overflowing.
+func TestBackoffEdgeCases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		attempt   int
+		base, max time.Duration
+		lo, hi    time.Duration // the delay is in [lo, hi]
+	}{
+		{name: "zero base", attempt: 1, base: 0, max: time.Minute},
+		{name: "negative base", attempt: 3, base: -time.Second, max: time.Minute},
+		{name: "zero cap", attempt: 1, base: time.Second, max: 0},
+		{name: "negative cap", attempt: 2, base: time.Second, max: -time.Second},
+		{name: "both zero", attempt: 5},
+		{name: "cap below base", attempt: 1, base: time.Minute, max: time.Second, lo: 1, hi: time.Second},
+		{name: "attempt zero", attempt: 0, base: time.Second, max: time.Minute, lo: 1, hi: time.Second},
+		{name: "many attempts, no cap to speak of", attempt: 100, base: time.Second, max: math.MaxInt64, lo: 1, hi: math.MaxInt64},
+		{name: "many attempts", attempt: 1000, base: time.Millisecond, max: time.Hour, lo: 1, hi: time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for range 20 {
+				if d := Backoff(tt.attempt, tt.base, tt.max); d < tt.lo || d > tt.hi {
+					t.Fatalf("Backoff(%d, %s, %s) = %s, want in [%s, %s]", tt.attempt, tt.base, tt.max, d, tt.lo, tt.hi)
+				}
+			}
+		})
 	}
 }
 

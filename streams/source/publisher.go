@@ -92,6 +92,36 @@ func (s PublishStats) Records() int { return s.Prices + s.Observations + s.Forec
 // transactional id has started: this one must stop.
 var ErrFenced = errors.New("source: another producer with the same transactional id took over; stop this one (two instances of the same producer must not run at once)")
 
+// ErrTransactionalIDUnauthorized is returned by NewPublisher and Publish
+// when the Kafka cluster refuses this producer the use of its transactional
+// id. The error names the id and the permission to grant. Like ErrFenced it
+// is terminal (Terminal): retrying cannot help until the permission is
+// granted.
+var ErrTransactionalIDUnauthorized = errors.New("source: not authorised to use the transactional id")
+
+// txAuthError is an ErrTransactionalIDUnauthorized for one id, wrapping
+// the Kafka error.
+type txAuthError struct {
+	id, what string
+	err      error
+}
+
+func (e *txAuthError) Error() string {
+	return fmt.Sprintf("source: %s: the Kafka cluster does not authorise transactional id %q: "+
+		"grant this producer's principal WRITE and DESCRIBE on the TransactionalId %q (Kafka ACLs), "+
+		"or kafka-cluster:WriteTransactionalState and kafka-cluster:DescribeTransactionalState on its transactional-id resource (MSK IAM), "+
+		"then start it again: %v", e.what, e.id, e.id, e.err)
+}
+
+func (e *txAuthError) Unwrap() []error { return []error{ErrTransactionalIDUnauthorized, e.err} }
+
+// Terminal reports whether err ends a producer instead of being retried:
+// it was fenced by a newer instance, or is not authorised to use its
+// transactional id.
+func Terminal(err error) bool {
+	return errors.Is(err, ErrFenced) || errors.Is(err, ErrTransactionalIDUnauthorized)
+}
+
 // CheckpointTopic names the compacted topic that holds every series'
 // coverage.
 func CheckpointTopic(ts schemas.TopicSet) string { return ts.Internal("source", "checkpoints") }
@@ -200,6 +230,9 @@ func NewPublisher(ctx context.Context, kcfg kafka.Config, opts PublisherOptions)
 	// missing from the checkpoints and published again.
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		cl.Close()
+		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+			return nil, &txAuthError{id: opts.TransactionalID, what: "start the transactional producer", err: err}
+		}
 		return nil, fmt.Errorf("source: start the transactional producer %q (fencing any older instance): %w", opts.TransactionalID, err)
 	}
 	cov, err := loadCheckpoints(ctx, kcfg, p.ckpt, log)
@@ -410,9 +443,16 @@ func (p *Publisher) transact(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
+// txErr classifies err, from step what of a transaction: fenced and
+// unauthorised are terminal (see ErrFenced and
+// ErrTransactionalIDUnauthorized), anything else may be retried. The Kafka
+// error stays in the chain for errors.Is.
 func (p *Publisher) txErr(what string, err error) error {
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-		return fmt.Errorf("%w: %s: %v", ErrFenced, what, err)
+	switch {
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return &txAuthError{id: p.opts.TransactionalID, what: what, err: err}
+	case errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch):
+		return fmt.Errorf("%w: %s: %w", ErrFenced, what, err)
 	}
 	return fmt.Errorf("source: %s: %w", what, err)
 }

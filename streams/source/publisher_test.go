@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -436,5 +437,84 @@ func TestImportTwice(t *testing.T) {
 		if len(cov) != 1 {
 			t.Errorf("series %s covered by %d intervals, want 1", r.Key, len(cov))
 		}
+	}
+}
+
+// txErr tells a fenced producer from one the cluster does not authorise:
+// both stop the loops, only the second names the permission to grant, and
+// the Kafka error stays in the chain.
+func TestTxErr(t *testing.T) {
+	t.Parallel()
+	const id = "wattcast-produce-test"
+	p := &Publisher{opts: PublisherOptions{TransactionalID: id}}
+	tests := []struct {
+		name     string
+		err      error
+		is       []error
+		isNot    []error
+		msg      []string // substrings of the message
+		notMsg   []string
+		terminal bool
+	}{
+		{name: "fenced", err: kerr.ProducerFenced,
+			is: []error{ErrFenced, kerr.ProducerFenced}, isNot: []error{ErrTransactionalIDUnauthorized},
+			msg: []string{"took over", "end transaction"}, terminal: true},
+		{name: "old epoch", err: fmt.Errorf("commit: %w", kerr.InvalidProducerEpoch),
+			is: []error{ErrFenced, kerr.InvalidProducerEpoch}, isNot: []error{ErrTransactionalIDUnauthorized},
+			msg: []string{"took over"}, terminal: true},
+		{name: "not authorised", err: kerr.TransactionalIDAuthorizationFailed,
+			is: []error{ErrTransactionalIDUnauthorized, kerr.TransactionalIDAuthorizationFailed}, isNot: []error{ErrFenced},
+			msg:    []string{"end transaction", `"` + id + `"`, "WRITE and DESCRIBE on the TransactionalId", "kafka-cluster:WriteTransactionalState", "kafka-cluster:DescribeTransactionalState"},
+			notMsg: []string{"took over"}, terminal: true},
+		{name: "not authorised, wrapped", err: fmt.Errorf("produce: %w", kerr.TransactionalIDAuthorizationFailed),
+			is:  []error{ErrTransactionalIDUnauthorized, kerr.TransactionalIDAuthorizationFailed},
+			msg: []string{`"` + id + `"`, "kafka-cluster:WriteTransactionalState"}, notMsg: []string{"took over"}, terminal: true},
+		{name: "transient", err: kerr.CoordinatorNotAvailable,
+			is: []error{kerr.CoordinatorNotAvailable}, isNot: []error{ErrFenced, ErrTransactionalIDUnauthorized},
+			msg: []string{"end transaction"}, notMsg: []string{"took over", "WriteTransactionalState"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := p.txErr("end transaction", tt.err)
+			for _, target := range tt.is {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false, want true", err, target)
+				}
+			}
+			for _, target := range tt.isNot {
+				if errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = true, want false", err, target)
+				}
+			}
+			for _, s := range tt.msg {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("message %q lacks %q", err, s)
+				}
+			}
+			for _, s := range tt.notMsg {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("message %q contains %q", err, s)
+				}
+			}
+			if Terminal(err) != tt.terminal {
+				t.Errorf("Terminal(%v) = %v, want %v", err, !tt.terminal, tt.terminal)
+			}
+			if !tt.terminal {
+				return
+			}
+			// The live loop stops on a terminal error instead of
+			// retrying it until the deadline.
+			r := &Runner{Sink: &memSink{fail: err}, Now: func() time.Time { return at(10) },
+				Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }}
+			task := Task{Series: priceSeries, Fetch: (&fakeFetch{until: at(1000)}).fetch,
+				LiveWindow: func(now, end time.Time) (time.Time, time.Time) { return now.Add(-time.Hour), now },
+				NextPoll:   func(time.Time, time.Time) time.Duration { return time.Minute }}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			t.Cleanup(cancel)
+			if got := r.Live(ctx, []Task{task}); got != err {
+				t.Errorf("Live returned %v, want %v", got, err)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -97,7 +96,7 @@ func (r *Runner) count(st PublishStats) {
 
 // Live polls every task on its schedule until ctx is done, then returns
 // ctx's error. A failed fetch or publish is logged and retried with backoff;
-// only ErrFenced ends the loop early.
+// only a Terminal error (fenced, or not authorised) ends the loop early.
 func (r *Runner) Live(ctx context.Context, tasks []Task) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -131,7 +130,7 @@ func (r *Runner) liveTask(ctx context.Context, t Task) error {
 		}
 		var wait time.Duration
 		switch {
-		case errors.Is(err, ErrFenced):
+		case Terminal(err):
 			return err
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -241,7 +240,7 @@ func (r *Runner) backfillChunk(ctx context.Context, t Task, a, b time.Time) (Pub
 			}
 		}
 		last = err
-		if ctx.Err() != nil || errors.Is(err, ErrFenced) {
+		if ctx.Err() != nil || Terminal(err) {
 			break
 		}
 		if i < attempts {
