@@ -51,7 +51,8 @@ func scoreCommand() *command {
 		usage:   "wattcast score [--mode shadow|split] [--http :8080] [flags]",
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			o := &scoreOptions{}
-			fs.StringVar(&o.group, "group", scorer.DefaultGroup, "consumer group of the scorer; the promotion decider uses <group>-promoter")
+			fs.StringVar(&o.group, "group", "", "consumer group of the scorer (default wattcast-scorer, or derived from a non-default --topic-prefix); "+
+				"the promotion decider uses <group>-promoter and <group>-promoter-decide, the retrain worker <group>-retrainer")
 			fs.StringVar(&o.mode, "mode", scorer.ModeShadow, "A/B mode: shadow (the champion is official everywhere) or split (a stable share of regions gets the first challenger's forecast as official)")
 			fs.Float64Var(&o.splitShare, "split-share", 0.1, "share of regions routed to the challenger in split mode, 0..1")
 			fs.StringVar(&o.forecastFrom, "forecast-from", "", "skip forecasts issued before this date, YYYY-MM-DD (their rows still build history; default: forecast everything)")
@@ -117,6 +118,8 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 		}
 	}
 	topics := g.topics()
+	// Two topic sets on one cluster must not share the scorer's groups.
+	o.group = orDefault(o.group, topics.Group(scorer.DefaultGroup))
 	parts := int32(g.partitions)
 	if err := ensureTopics(rc, kc, append(scorer.Topics(topics, parts), promotion.Topics(topics, parts)...)); err != nil {
 		return err

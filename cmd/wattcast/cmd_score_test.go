@@ -12,18 +12,21 @@ import (
 	"net/http"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/lake"
 	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
+	"github.com/wattcast/wattcast/serving/scorer"
 	"github.com/wattcast/wattcast/streams/broker/brokertest"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/training/models"
@@ -141,6 +144,21 @@ func TestScoreCommandScoresWithTheRegistryModels(t *testing.T) {
 	t.Log(out.String())
 	if !regexp.MustCompile(`model event: promotion_denied standard@1|model event: promoted standard@1`).MatchString(out.String()) {
 		t.Errorf("the decider made no decision on the challenger after 5+ days:\n%s", out.String())
+	}
+	// The groups follow the topic prefix (TopicSet.Group), so that another
+	// topic set's scorer on the same cluster never shares them.
+	adm := kadm.NewClient(brokertest.Client(t, kafka.Config{Brokers: []string{addr}}))
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"wattcast-scorer.sc", "wattcast-scorer.sc-promoter", "wattcast-scorer.sc-promoter-decide"} {
+		if !slices.Contains(listed.Groups(), g) {
+			t.Errorf("no group %s; the groups are %v", g, listed.Groups())
+		}
+	}
+	if slices.Contains(listed.Groups(), scorer.DefaultGroup) {
+		t.Errorf("the scorer of topic set sc. used the default topic set's group %s", scorer.DefaultGroup)
 	}
 }
 

@@ -18,7 +18,7 @@ func trainCommand() *command {
 	return &command{
 		name:    "train",
 		summary: "train, backtest and register models from the feature lake",
-		usage:   "wattcast train [--preset demo|demo-gru|full] [--regions R1,R2] [--from DATE] [--to DATE] [flags]",
+		usage:   "wattcast train [--preset demo|demo-gru|full] [--regions R1,R2] [--from DATE] [--to DATE] [--stage candidate|challenger] [flags]",
 		uses:    sharedStore,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
@@ -31,9 +31,14 @@ func trainCommand() *command {
 				seed     = fs.Uint64("seed", 1, "random seed of every fit")
 				idPrefix = fs.String("id-prefix", "", "prefix of the model ids in the registry")
 				every    = fs.Duration("every", 0, "retrain on this interval (e.g. 24h) instead of once")
+				stage    = fs.String("stage", registry.StageCandidate, "stage of the new versions when a champion exists: candidate (a person stages them) "+
+					"or challenger (the scorer forecasts with them and promotes one only if it is measurably better: for a scheduled trainer)")
 			)
 			fs.Var(&regions, "regions", "regions to train, comma separated (default: every region in the lake)")
 			return func(rc *runContext) error {
+				if *stage != registry.StageCandidate && *stage != registry.StageChallenger {
+					return fmt.Errorf("train: --stage %q: want candidate or challenger", *stage)
+				}
 				specs, err := training.Preset(*preset)
 				if err != nil {
 					return err
@@ -59,7 +64,7 @@ func trainCommand() *command {
 				})
 				opts := training.Options{Reader: reader, Registry: registry.New(rb), Regions: regions, From: fromT, To: toT,
 					Specs: specs, HoldoutDays: *holdout, RecalibrateEvery: *recal, Seed: *seed, CodeVersion: version,
-					IDPrefix: *idPrefix, Progress: rc.out, Log: rc.log}
+					IDPrefix: *idPrefix, Stage: *stage, Progress: rc.out, Log: rc.log}
 				for {
 					res, err := training.Train(rc, opts)
 					if err != nil {
