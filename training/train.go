@@ -123,6 +123,11 @@ type Result struct {
 	Rows    int
 	Files   int
 	Regions []string
+	// Skipped are the regions of the lake left out, with why: with no
+	// Options.Regions, a region with too little history to backtest (a
+	// region just added, a smoke test's rows) is skipped rather than
+	// failing the others' training. A region asked for by name never is.
+	Skipped map[string]string
 	Models  []Trained
 	// Backtests are the per-region backtests.
 	Backtests []*backtest.Result
@@ -183,6 +188,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 
 	// Backtest per region on the held-out last days.
 	bts := map[string]*backtest.Result{}
+	var kept []string
 	for _, region := range res.Regions {
 		rr := byRegion[region]
 		sort.SliceStable(rr, func(i, j int) bool { return rr[i].Hour.Before(rr[j].Hour) })
@@ -196,12 +202,25 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			CalibrationDays: min(28, o.HoldoutDays), Seed: o.Seed, Progress: o.Progress, Log: log,
 		}
 		bt, err := backtest.Run(ctx, rr, o.Specs, cfg)
+		if errors.Is(err, backtest.ErrTooLittleHistory) && len(o.Regions) == 0 {
+			if res.Skipped == nil {
+				res.Skipped = map[string]string{}
+			}
+			res.Skipped[region] = err.Error()
+			log.Warn("training: region skipped: too little history to backtest; it is trained once it has more", "region", region, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("training: backtest %s: %w", region, err)
 		}
 		bts[region] = bt
 		res.Backtests = append(res.Backtests, bt)
+		kept = append(kept, region)
 	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("training: no region of the lake has enough history to backtest (%d holdout days and their calibration): %v", o.HoldoutDays, res.Skipped)
+	}
+	res.Regions = kept
 
 	// Final fits on all rows, one model per spec covering every region.
 	fitted := map[string]map[string]models.Model{} // spec name -> region -> model

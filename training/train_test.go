@@ -3,7 +3,9 @@ package training_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/streams/csvimport"
 	"github.com/wattcast/wattcast/training"
+	"github.com/wattcast/wattcast/training/backtest"
 	"github.com/wattcast/wattcast/training/dataset"
 	"github.com/wattcast/wattcast/training/models"
 	"github.com/wattcast/wattcast/training/registry"
@@ -344,5 +347,59 @@ func BenchmarkTrainDemo(b *testing.B) {
 			b.Logf("%s: rMAE %.3f (%v)", m.Card.Ref(), m.Card.Backtest.Overall.RMAE, m.Card.Backtest.ByRegion)
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "s/train")
+	}
+}
+
+// A region of the lake with too little history to backtest (a region just
+// added, the smoke test's rows) is skipped when every region is trained,
+// so it cannot stop the others; asked for by name, it is an error.
+func TestTrainSkipsRegionsTooShortToBacktest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rows := shippedRows(t)
+	all := append([]schemas.FeatureRow(nil), rows...)
+	last := rows[len(rows)-1].LocalDate
+	lastDay, err := time.Parse(time.DateOnly, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := lastDay.AddDate(0, 0, -10).Format(time.DateOnly)
+	for _, r := range rows {
+		if r.LocalDate > from {
+			r.Region = "SMOKE"
+			all = append(all, r)
+		}
+	}
+	specs := []models.Spec{{Kind: models.KindNaiveWeekly}}
+	for _, tc := range []struct {
+		name    string
+		regions []string
+		wantErr bool
+	}{
+		{"every region", nil, false},
+		{"asked by name", []string{"FI", "SMOKE"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := training.Options{Reader: rowsReader(all, nil), Registry: registry.New(tempLake(t)), Specs: specs, Regions: tc.regions,
+				HoldoutDays: 14, RecalibrateEvery: 14, Seed: 1, CodeVersion: "test"}
+			res, err := training.Train(ctx, opts)
+			if tc.wantErr {
+				if !errors.Is(err, backtest.ErrTooLittleHistory) {
+					t.Fatalf("err %v, want ErrTooLittleHistory", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Regions, []string{"FI"}) || res.Skipped["SMOKE"] == "" {
+				t.Fatalf("regions %v, skipped %v; want FI trained and SMOKE skipped", res.Regions, res.Skipped)
+			}
+			for _, m := range res.Models {
+				if slices.Contains(m.Card.Regions, "SMOKE") {
+					t.Errorf("%s's card names SMOKE", m.Card.Ref())
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +36,7 @@ func trainCommand() *command {
 				stage    = fs.String("stage", registry.StageCandidate, "stage of the new versions when a champion exists: candidate (a person stages them) "+
 					"or challenger (the scorer forecasts with them and promotes one only if it is measurably better: for a scheduled trainer)")
 			)
-			fs.Var(&regions, "regions", "regions to train, comma separated (default: every region in the lake)")
+			fs.Var(&regions, "regions", "regions to train, comma separated; each must have the history to backtest (default: every region in the lake, skipping those with too little history)")
 			return func(rc *runContext) error {
 				if *stage != registry.StageCandidate && *stage != registry.StageChallenger {
 					return fmt.Errorf("train: --stage %q: want candidate or challenger", *stage)
@@ -88,6 +90,9 @@ func trainCommand() *command {
 func printTrainSummary(rc *runContext, res *training.Result, loc string) {
 	fmt.Fprintf(rc.out, "trained on %d feature rows from %d lake files, regions %s; registry %s\n",
 		res.Rows, res.Files, strings.Join(res.Regions, ","), loc)
+	for _, r := range slices.Sorted(maps.Keys(res.Skipped)) {
+		fmt.Fprintf(rc.out, "skipped region %s: %s\n", r, res.Skipped[r])
+	}
 	tw := tabwriter.NewWriter(rc.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tKIND\tSTAGE\tBACKTEST\tMAE\trMAE\tCOV90")
 	for _, m := range res.Models {

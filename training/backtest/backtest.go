@@ -228,7 +228,7 @@ func Run(ctx context.Context, rows []schemas.FeatureRow, specs []models.Spec, cf
 	}
 	start := max(0, first-cfg.CalibrationDays) // warm-up for the conformal sets
 	if start < 7+1 {
-		return nil, fmt.Errorf("backtest: only %d days before the test period; models need at least 8 plus %d of calibration", first, cfg.CalibrationDays)
+		return nil, fmt.Errorf("%w: only %d days before the test period; models need at least 8 plus %d of calibration", ErrTooLittleHistory, first, cfg.CalibrationDays)
 	}
 
 	res := &Result{Region: region, Market: rows[0].Market, Unit: rows[0].Unit, From: days[first].date, To: days[end-1].date, Skipped: map[string]string{}}

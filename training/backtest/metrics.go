@@ -65,6 +65,10 @@ type DMResult struct {
 	MeanDiff float64 `json:"mean_diff"`
 }
 
+// ErrTooLittleHistory is returned by Run when the data before the test
+// period is too short to fit and calibrate the models.
+var ErrTooLittleHistory = errors.New("backtest: too little history before the test period")
+
 // ErrTooFewPairs is returned by the Diebold-Mariano tests when there are
 // fewer than 2 differentials or they have no variance.
 var ErrTooFewPairs = errors.New("backtest: diebold-mariano needs at least 2 paired errors with non-zero variance")
