@@ -179,12 +179,7 @@ func deadLetters(r *recorder) []string {
 // of the same stream without it.
 func TestMalformedRecordsAreDeadLetteredWithoutChangingDecisions(t *testing.T) {
 	t.Parallel()
-	ms := []model{
-		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
-		{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
-		{v: version("worse", catalog.StageChallenger), sigma: 12, seed: 3},
-	}
-	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "worse": schemas.RoleChallenger}
+	ms, roles := championAndTwoChallengers()
 	recs := stream(t, ms, roles, 16)
 	const size = 90 // a multiple of 3: every poll is caught up
 	whole := newHarness(t, fastCfg, ms)

@@ -373,6 +373,17 @@ func TestDecisionsDoNotDependOnPollBoundaries(t *testing.T) {
 	}
 }
 
+// championAndTwoChallengers is the usual field: a champion, a challenger
+// that is truly better (less noise) and one that is worse.
+func championAndTwoChallengers() ([]model, map[string]string) {
+	return []model{
+			{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
+			{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
+			{v: version("worse", catalog.StageChallenger), sigma: 12, seed: 3},
+		},
+		map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "worse": schemas.RoleChallenger}
+}
+
 func summary2(evs []schemas.ModelEvent) []string {
 	var out []string
 	for _, e := range evs {
@@ -386,12 +397,7 @@ func summary2(evs []schemas.ModelEvent) []string {
 // before the crash but not yet written to the registry is written once.
 func TestRestoredStateDecidesTheSame(t *testing.T) {
 	t.Parallel()
-	ms := []model{
-		{v: version("champ", catalog.StageChampion), sigma: 9, seed: 1},
-		{v: version("better", catalog.StageChallenger), sigma: 3, seed: 2},
-		{v: version("worse", catalog.StageChallenger), sigma: 12, seed: 3},
-	}
-	roles := map[string]string{"champ": schemas.RoleChampion, "better": schemas.RoleChallenger, "worse": schemas.RoleChallenger}
+	ms, roles := championAndTwoChallengers()
 	recs := stream(t, ms, roles, 16)
 
 	whole := newHarness(t, fastCfg, ms)

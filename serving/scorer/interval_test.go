@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wattcast/wattcast/processors/features/featurestest"
 	"github.com/wattcast/wattcast/schemas"
 	"github.com/wattcast/wattcast/training/models"
 )
@@ -82,49 +81,29 @@ func TestIntervalsAndCoverage(t *testing.T) {
 		t.Fatal("no forecast point with an interval")
 	}
 
-	ri := map[string]int{"FI": 0, "DK1": 1}
 	var covered, missed, bare int
-	for _, topic := range []string{topics.ErrorsChampion, topics.ErrorsChallenger} {
-		for _, r := range readAll(t, kc, topic) {
-			var e schemas.ForecastError
-			if err := schemas.Decode(r.Value, &e); err != nil {
-				t.Fatal(err)
+	for _, sc := range scoredErrors(t, kc, topics, fcs, regions) {
+		e, point, actual := sc.e, sc.point, sc.actual
+		if len(point.Quantiles) == 0 {
+			if e.Lower != nil || e.Upper != nil || e.IntervalLevel != nil || e.Covered != nil {
+				t.Fatalf("error record %+v of a point without interval has interval fields", e)
 			}
-			f, ok := fcs[e.ForecastID]
-			if !ok {
-				t.Fatalf("error for unknown forecast %s", e.ForecastID)
-			}
-			var point *schemas.ForecastPoint
-			for i := range f.Points {
-				if f.Points[i].Hour.Equal(e.Hour) {
-					point = &f.Points[i]
-				}
-			}
-			actual := featurestest.Price(ri[e.Region], e.Hour)
-			if point == nil || e.Actual != actual || e.Forecast != point.Value || e.Error != point.Value-actual {
-				t.Fatalf("error record %+v: want forecast %+v, actual %v, error forecast - actual", e, point, actual)
-			}
-			if len(point.Quantiles) == 0 {
-				if e.Lower != nil || e.Upper != nil || e.IntervalLevel != nil || e.Covered != nil {
-					t.Fatalf("error record %+v of a point without interval has interval fields", e)
-				}
-				bare++
-				continue
-			}
-			lo, hi := point.Quantiles[0].Value, point.Quantiles[1].Value
-			if e.Lower == nil || e.Upper == nil || e.IntervalLevel == nil || e.Covered == nil {
-				t.Fatalf("error record %+v of a point with interval [%v, %v] lacks interval fields", e, lo, hi)
-			}
-			want := lo <= actual && actual <= hi
-			if *e.Lower != lo || *e.Upper != hi || math.Abs(*e.IntervalLevel-level) > eps || *e.Covered != want {
-				t.Fatalf("error record bounds [%v, %v] level %v covered %v; want [%v, %v] level %v covered %v (actual %v)",
-					*e.Lower, *e.Upper, *e.IntervalLevel, *e.Covered, lo, hi, level, want, actual)
-			}
-			if want {
-				covered++
-			} else {
-				missed++
-			}
+			bare++
+			continue
+		}
+		lo, hi := point.Quantiles[0].Value, point.Quantiles[1].Value
+		if e.Lower == nil || e.Upper == nil || e.IntervalLevel == nil || e.Covered == nil {
+			t.Fatalf("error record %+v of a point with interval [%v, %v] lacks interval fields", e, lo, hi)
+		}
+		want := lo <= actual && actual <= hi
+		if *e.Lower != lo || *e.Upper != hi || math.Abs(*e.IntervalLevel-level) > eps || *e.Covered != want {
+			t.Fatalf("error record bounds [%v, %v] level %v covered %v; want [%v, %v] level %v covered %v (actual %v)",
+				*e.Lower, *e.Upper, *e.IntervalLevel, *e.Covered, lo, hi, level, want, actual)
+		}
+		if want {
+			covered++
+		} else {
+			missed++
 		}
 	}
 	// Both outcomes occur, or the Covered check proves nothing.

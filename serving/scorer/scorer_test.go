@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -66,6 +67,51 @@ func setup(t *testing.T, prefix string, regions []string, days int) (kafka.Confi
 		t.Fatal(err)
 	}
 	return kc, topics, in
+}
+
+// scored is an error record with the forecast point it scores.
+type scored struct {
+	e      schemas.ForecastError
+	point  *schemas.ForecastPoint
+	actual float64
+}
+
+// scoredErrors reads both error topics and checks every record against
+// the forecast it scores (fcs, by id) and the actual price of its hour
+// (featurestest.Price of the region's index in regions): the forecast
+// value, the actual, the signed and absolute error, and the topic of its
+// role.
+func scoredErrors(t *testing.T, kc kafka.Config, topics schemas.TopicSet, fcs map[string]schemas.Forecast, regions []string) []scored {
+	t.Helper()
+	var out []scored
+	for _, topic := range []string{topics.ErrorsChampion, topics.ErrorsChallenger} {
+		for _, r := range readAll(t, kc, topic) {
+			var e schemas.ForecastError
+			if err := schemas.Decode(r.Value, &e); err != nil {
+				t.Fatal(err)
+			}
+			f, ok := fcs[e.ForecastID]
+			if !ok {
+				t.Fatalf("error for unknown forecast %s", e.ForecastID)
+			}
+			if (e.Role == schemas.RoleChampion) != (topic == topics.ErrorsChampion) {
+				t.Fatalf("%s error on %s", e.Role, topic)
+			}
+			var point *schemas.ForecastPoint
+			for i := range f.Points {
+				if f.Points[i].Hour.Equal(e.Hour) {
+					point = &f.Points[i]
+				}
+			}
+			actual := featurestest.Price(slices.Index(regions, e.Region), e.Hour)
+			if point == nil || e.Forecast != point.Value || e.Actual != actual || e.Error != point.Value-actual ||
+				e.AbsError != math.Abs(point.Value-actual) {
+				t.Fatalf("error record %+v does not match forecast point %+v and actual %v", e, point, actual)
+			}
+			out = append(out, scored{e, point, actual})
+		}
+	}
+	return out
 }
 
 func readAll(t *testing.T, kc kafka.Config, topic string) []*kgo.Record {
@@ -132,34 +178,7 @@ func TestForecastsAndErrors(t *testing.T) {
 		}
 	}
 
-	nErr := 0
-	for _, topic := range []string{topics.ErrorsChampion, topics.ErrorsChallenger} {
-		for _, r := range readAll(t, kc, topic) {
-			var e schemas.ForecastError
-			if err := schemas.Decode(r.Value, &e); err != nil {
-				t.Fatal(err)
-			}
-			f, ok := fcs[e.ForecastID]
-			if !ok {
-				t.Fatalf("error for unknown forecast %s", e.ForecastID)
-			}
-			if (e.Role == schemas.RoleChampion) != (topic == topics.ErrorsChampion) {
-				t.Fatalf("%s error on %s", e.Role, topic)
-			}
-			var point *schemas.ForecastPoint
-			for i := range f.Points {
-				if f.Points[i].Hour.Equal(e.Hour) {
-					point = &f.Points[i]
-				}
-			}
-			ri := map[string]int{"FI": 0, "DK1": 1, "SE3": 2}[e.Region]
-			actual := featurestest.Price(ri, e.Hour)
-			if point == nil || e.Forecast != point.Value || e.Actual != actual || e.AbsError != math.Abs(point.Value-actual) {
-				t.Fatalf("error record %+v does not match forecast point %+v and actual %v", e, point, actual)
-			}
-			nErr++
-		}
-	}
+	nErr := len(scoredErrors(t, kc, topics, fcs, regions))
 	if want := 2 * 3 * 10 * 24; nErr < want {
 		t.Fatalf("%d error records, want at least %d", nErr, want)
 	}
