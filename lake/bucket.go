@@ -37,6 +37,7 @@ type options struct {
 	maxAttempts int
 	pageSize    int
 	noSync      bool
+	mustExist   bool
 }
 
 // HTTPClient sends the S3 requests; *http.Client satisfies it.
@@ -86,9 +87,18 @@ func WithListPageSize(n int) Option { return func(o *options) { o.pageSize = n }
 // and throwaway demo lakes should use it.
 func WithoutSync() Option { return func(o *options) { o.noSync = true } }
 
+// MustExist makes Open fail, instead of creating it, when a file store's
+// directory does not exist: for commands that only read a store, so that a
+// mistyped path is an error rather than an empty store (and a new empty
+// directory). The error wraps fs.ErrNotExist. S3 stores are not checked:
+// Open does not contact S3.
+func MustExist() Option { return func(o *options) { o.mustExist = true } }
+
 // Open opens the store named by rawURL: file:///abs/dir, file://relative/dir
-// (relative to the working directory) or s3://bucket/prefix. A file store's
-// directory is created if missing. Open does not contact S3; the first
+// (relative to the working directory) or s3://bucket/prefix. A URL without
+// a scheme is a local directory path, as if file:// came before it
+// (.wattcast/lake, /srv/lake). A file store's directory is created if
+// missing, unless MustExist is given. Open does not contact S3; the first
 // request does.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Bucket, error) {
 	var o options
@@ -99,16 +109,23 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Bucket, error) {
 		return nil, fmt.Errorf("lake: list page size %d is outside 1..1000 (the S3 maximum)", o.pageSize)
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	switch {
+	case err == nil && u.Scheme == "", err != nil && !strings.Contains(rawURL, ":"):
+		// A bare path, taken as written: "%" is no URL escape in it.
+		u, err = &url.URL{}, nil
+	case err != nil:
 		return nil, fmt.Errorf("lake: parse lake URL %q: %w; want file:///dir or s3://bucket/prefix", rawURL, err)
 	}
 	switch u.Scheme {
-	case "file":
+	case "", "file":
 		dir := u.Host + u.Path // file://relative/dir has Host "relative"
+		if u.Scheme == "" {
+			dir = rawURL
+		}
 		if dir == "" {
 			return nil, fmt.Errorf("lake: lake URL %q has no directory; want file:///abs/dir or file://relative/dir", rawURL)
 		}
-		be, err := newFileBackend(filepath.FromSlash(dir), !o.noSync)
+		be, err := newFileBackend(filepath.FromSlash(dir), !o.noSync, !o.mustExist)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +150,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Bucket, error) {
 		}
 		return &Bucket{be: be, url: root}, nil
 	default:
-		return nil, fmt.Errorf("lake: lake URL %q has scheme %q; want file:// or s3://", rawURL, u.Scheme)
+		return nil, fmt.Errorf("lake: lake URL %q has scheme %q; want file://DIR, a directory path, or s3://BUCKET/PREFIX", rawURL, u.Scheme)
 	}
 }
 

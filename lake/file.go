@@ -23,10 +23,25 @@ type fileBackend struct {
 	sync bool
 }
 
-func newFileBackend(dir string, sync bool) (*fileBackend, error) {
+// newFileBackend opens the store in dir, creating the directory when create
+// is set and failing with an error that wraps fs.ErrNotExist when it is not
+// and dir does not exist.
+func newFileBackend(dir string, sync, create bool) (*fileBackend, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("lake: resolve lake directory %q: %w", dir, err)
+	}
+	if !create {
+		st, err := os.Stat(abs)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("lake: directory %s does not exist: %w", abs, fs.ErrNotExist)
+		case err != nil:
+			return nil, fmt.Errorf("lake: %w", err)
+		case !st.IsDir():
+			return nil, fmt.Errorf("lake: %s is not a directory", abs)
+		}
+		return &fileBackend{root: abs, sync: sync}, nil
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("lake: create lake directory %s: %w (is the path writable?)", abs, err)

@@ -3,8 +3,10 @@
 wattcast lake (a file:// lake directory), so you can try them without AWS.
 
     pip install duckdb
-    python3 lake/lakesql.py --lake .wattcast/lake            # print results
+    python3 lake/lakesql.py --lake .wattcast/demo/lake       # after `make demo`
     python3 lake/lakesql.py --lake DIR --sql "SELECT ..."    # your own query
+
+--lake is the directory of a file:// lake (file://DIR is accepted too).
 
 Each table of the lake becomes a view named like the Athena table, reading
 the hive-partitioned Parquet files with region and date as VARCHAR partition
@@ -65,13 +67,25 @@ def plain(v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lake", required=True, help="lake directory (the path of a file:// lake URL)")
+    ap.add_argument("--lake", required=True, help="lake directory (the path of a file:// lake URL, e.g. .wattcast/demo/lake)")
     ap.add_argument("--docs", default=os.path.join(os.path.dirname(__file__), "..", "docs", "athena.md"))
     ap.add_argument("--sql", help="run this query instead of the documented ones")
     ap.add_argument("--json", action="store_true", help="print machine-readable results")
     args = ap.parse_args()
 
-    con = connect(args.lake)
+    lake = args.lake
+    if lake.startswith("file://"):  # the lake URL, as wattcast prints it
+        lake = lake[len("file://"):]
+    if lake.startswith("s3://"):
+        sys.exit(f"lakesql: --lake {args.lake}: this script reads a local lake directory; "
+                 "for an s3:// lake use Athena (wattcast query --athena ...)")
+    if not os.path.isdir(lake):
+        sys.exit(f"lakesql: lake directory {lake} does not exist (check --lake; "
+                 "`make demo` writes .wattcast/demo/lake, `wattcast process` the directory of its --lake)")
+    if not any(os.path.isdir(os.path.join(lake, t)) for t in TABLES):
+        sys.exit(f"lakesql: {lake} holds none of the lake's tables ({', '.join(TABLES)}); check --lake")
+
+    con = connect(lake)
     if args.sql:
         todo = [("query", args.sql)]
     else:

@@ -57,7 +57,7 @@ func TestResultsGoToTheRunsStdout(t *testing.T) {
 			want: []string{"wattcast " + version + " ", runtime.GOOS + "/" + runtime.GOARCH}},
 		{name: "models list on an empty registry", args: func(dir string) []string {
 			return []string{"models", "list", "--registry", "file://" + dir}
-		}, want: []string{"MODEL", "KIND", "STAGE", "TRAINING WINDOW"}},
+		}, want: []string{"no models in file://"}},
 		{name: "schema", args: func(string) []string { return []string{"schema"} },
 			want: []string{"SCHEMA", "wattcast.prices"}},
 		{name: "schema price", args: func(string) []string { return []string{"schema", "price"} },

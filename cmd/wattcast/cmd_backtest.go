@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/wattcast/wattcast/processors/features"
 	"github.com/wattcast/wattcast/streams/csvimport"
 	"github.com/wattcast/wattcast/training/backtest"
 	"github.com/wattcast/wattcast/training/dataset"
@@ -40,10 +40,10 @@ func backtestCommand() *command {
 				observed   listFlag
 				issued     = fs.String("known-ahead-issued", "", `when known-ahead columns for day D were issued (default "D-1 09:00 <zone>")`)
 				published  = fs.String("published", "", `when day D's prices were published (default "D-1 12:00 <zone>")`)
-				region     = fs.String("region", "", "region id (default: the mapping's, or MARKET)")
-				zone       = fs.String("zone", "", "the market's IANA time zone, for regions wattcast does not know")
-				country    = fs.String("country", "", "ISO country code for public holidays")
-				issueTime  = fs.String("issue-time", "10:00", "local time on D-1 at which the forecast for D is issued")
+				region     = fs.String("region", "", "region id, e.g. FI, DK1, GB-A: a known one needs no --zone (default: the mapping's, or MARKET)")
+				zone       = fs.String("zone", "", "the market's IANA time zone; required for regions wattcast does not know, default the known region's")
+				country    = fs.String("country", "", "ISO country code for public holidays (default the known region's)")
+				issueTime  = fs.String("issue-time", "10:00", "local time on D-1 at which the forecast for D is issued (default the known region's)")
 				kinds      = listFlag{models.KindNaiveWeekly, models.KindNaiveStandard, models.KindLEAR, models.KindGRU, models.KindEnsemble}
 				learWin    listFlag
 				recal      = fs.Int("recalibrate-every", 7, "refit every model every N days (epftoolbox: 1)")
@@ -57,37 +57,78 @@ func backtestCommand() *command {
 			fs.Var(&observed, "observed", "without --mapping/--preset: comma-separated measured columns (usable once their hour has passed)")
 			fs.Var(&kinds, "models", "models to backtest: "+strings.Join(models.Kinds(), ", "))
 			fs.Var(&learWin, "lear-windows", "LEAR's calibration windows in days, comma separated (default 56,84,1092,1456, epftoolbox's; a window longer than the history uses all of it)")
+			strict := fs.Bool("strict", false, "stop at the first bad CSV row instead of skipping it (skipped rows are counted and the first is shown)")
 			return func(rc *runContext) error {
 				if *dataPath == "" || *testStart == "" || *testEnd == "" {
 					return errors.New("backtest: --data, --test-start and --test-end are required")
 				}
+				set := map[string]bool{}
+				fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+				// Everything the flags alone decide is checked before the
+				// CSV is read.
+				if err := checkBacktestFlags(*testStart, *testEnd, kinds, *window, *recal, *recalGRU); err != nil {
+					return err
+				}
+				lear, err := learParams(learWin)
+				if err != nil {
+					return err
+				}
+				if *timeZone != "" {
+					if _, err := csvimport.LoadZone(*timeZone); err != nil {
+						return fmt.Errorf("backtest: --time-zone: %v", err)
+					}
+				}
+				if *jsonOut != "" {
+					if st, err := os.Stat(filepath.Dir(*jsonOut)); err != nil || !st.IsDir() {
+						return fmt.Errorf("backtest: --json %s: its directory %s does not exist", *jsonOut, filepath.Dir(*jsonOut))
+					}
+				}
 				var (
-					m   csvimport.Mapping
-					err error
+					m      csvimport.Mapping
+					source string // where the mapping comes from, for messages
 				)
 				switch {
 				case *preset != "" && *mapping != "":
 					return errors.New("backtest: give --preset or --mapping, not both")
 				case *preset != "":
+					source = "preset " + *preset
 					m, err = csvimport.Preset(*preset)
 				case *mapping != "":
-					m, err = csvimport.LoadMapping(*mapping)
-				default:
-					m, err = plainMapping(*timeCol, *timeFormat, *timeZone, *priceCol, *unit, *currency, *region, *zone, *issued, *published, known, observed)
+					source = *mapping
+					m, err = csvimport.ReadMapping(*mapping)
+				case *timeCol == "" || *priceCol == "":
+					return errors.New("backtest: give --preset, --mapping, or --time-column and --price-column (see docs/backtest.md)")
 				}
 				if err != nil {
 					return fmt.Errorf("backtest: %w", err)
 				}
-				if *region != "" {
-					m.Region = *region
+				regionID := *region
+				if regionID == "" {
+					regionID = m.Region
 				}
-				var reg *features.Region
-				if *zone != "" {
-					reg = &features.Region{Zone: *zone, Country: *country, IssueTime: *issueTime}
+				if regionID == "" {
+					regionID = "MARKET"
 				}
-				lear, err := learParams(learWin)
+				reg, err := backtestRegion(regionID, *zone, *country, *issueTime, set, source)
 				if err != nil {
 					return err
+				}
+				if source == "" {
+					m, err = plainMapping(*timeCol, *timeFormat, *timeZone, *priceCol, *unit, *currency, regionID, reg.Zone, *issued, *published, known, observed)
+					if err != nil {
+						return fmt.Errorf("backtest: %w", err)
+					}
+				} else {
+					m.Region = regionID
+					if *timeZone != "" {
+						m.Time.Zone = *timeZone
+					}
+					if m.Time.Zone == "" && m.Time.NeedsZone() {
+						return fmt.Errorf("backtest: the times in %s (format %q) have no UTC offset: give --time-zone (an IANA zone such as Europe/Brussels, or +01:00) or set time.zone in the mapping", source, m.Time.Format)
+					}
+					if err := m.Validate(); err != nil {
+						return fmt.Errorf("backtest: mapping %s: %w", source, err)
+					}
 				}
 				var specs []models.Spec
 				for _, k := range kinds {
@@ -99,9 +140,10 @@ func backtestCommand() *command {
 				}
 				t0 := time.Now()
 				fmt.Fprintf(rc.out, "reading %s and computing features ...\n", *dataPath)
-				rows, info, err := dataset.Load(*dataPath, dataset.Options{Mapping: m, Region: reg})
+				th, ph := loadHints(m, source)
+				rows, info, err := dataset.Load(*dataPath, dataset.Options{Mapping: m, Region: reg, Strict: *strict, TimeHint: th, PriceHint: ph})
 				if err != nil {
-					return fmt.Errorf("backtest: %w", err)
+					return explainLoadError(err, *strict)
 				}
 				fmt.Fprintf(rc.out, "%d CSV rows -> %d prices, %d observed and %d known-ahead values -> %d feature rows (%d rows rejected) in %s\n",
 					info.CSVRows, info.Prices, info.Observations, info.Forecasts, info.Rows, info.Rejected+info.RejectedInputs, time.Since(t0).Round(time.Millisecond))
@@ -145,16 +187,11 @@ func backtestCommand() *command {
 	}
 }
 
-// plainMapping builds a column mapping from flags for a plain hourly CSV.
+// plainMapping builds a column mapping from flags for a plain hourly CSV of
+// region, whose market's time zone is zone.
 func plainMapping(timeCol, timeFormat, timeZone, priceCol, unit, currency, region, zone, issued, published string, known, observed []string) (csvimport.Mapping, error) {
 	if timeCol == "" || priceCol == "" {
 		return csvimport.Mapping{}, errors.New("give --preset, --mapping, or --time-column and --price-column (see docs/backtest.md)")
-	}
-	if zone == "" {
-		return csvimport.Mapping{}, errors.New("--zone is required with --price-column: the market's IANA time zone, e.g. Europe/Helsinki")
-	}
-	if region == "" {
-		region = "MARKET"
 	}
 	if issued == "" {
 		issued = "D-1 09:00 " + zone
@@ -164,7 +201,10 @@ func plainMapping(timeCol, timeFormat, timeZone, priceCol, unit, currency, regio
 	}
 	pub, err := csvimport.ParseRule(published)
 	if err != nil {
-		return csvimport.Mapping{}, err
+		return csvimport.Mapping{}, fmt.Errorf("--published: %w", err)
+	}
+	if timeZone == "" && (csvimport.TimeColumn{Format: timeFormat}).NeedsZone() {
+		return csvimport.Mapping{}, fmt.Errorf("--time-format %q has no UTC offset: give --time-zone, the zone of the times in --time-column (an IANA zone such as Europe/Brussels, or +01:00)", timeFormat)
 	}
 	m := csvimport.Mapping{
 		Name: "backtest", Time: csvimport.TimeColumn{Column: timeCol, Format: timeFormat, Zone: timeZone},
@@ -174,7 +214,7 @@ func plainMapping(timeCol, timeFormat, timeZone, priceCol, unit, currency, regio
 	if len(known) > 0 {
 		rule, err := csvimport.ParseRule(issued)
 		if err != nil {
-			return csvimport.Mapping{}, err
+			return csvimport.Mapping{}, fmt.Errorf("--known-ahead-issued: %w", err)
 		}
 		for _, c := range known {
 			m.Exogenous = append(m.Exogenous, csvimport.Exogenous{Column: c, Kind: csvimport.KnownAhead, Issued: rule})

@@ -53,6 +53,11 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 				if err := c.get(rc, "/api/v1/forecasts/"+reg, &f); err != nil {
 					return err
 				}
+				// Every hour of the latest forecast is over: printing it
+				// would pass an old day off as the hours ahead.
+				if !slices.ContainsFunc(f.Points, func(p api.Point) bool { return p.Hour.Add(time.Hour).After(t) }) {
+					return staleForecast(&f, t.In(loc))
+				}
 				q := url.Values{"hours": {strconv.Itoa(*hours)}}
 				if *before != "" {
 					by, err := nextClock(*before, t.In(loc))
@@ -75,7 +80,7 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 				}
 				ahead := slices.DeleteFunc(series.Upcoming, func(p api.Point) bool { return !p.Hour.Add(time.Hour).After(t) })
 				if len(ahead) == 0 {
-					ahead = f.Points
+					ahead = slices.DeleteFunc(slices.Clone(f.Points), func(p api.Point) bool { return !p.Hour.Add(time.Hour).After(t) })
 				}
 				out := w
 				if out == nil {
@@ -85,6 +90,25 @@ func forecastCommandTo(w io.Writer, now func() time.Time) *command {
 			}
 		},
 	}
+}
+
+// staleForecast is the error for a latest forecast whose hours have all
+// ended by now: the scorer has published nothing newer.
+func staleForecast(f *api.RegionForecast, now time.Time) error {
+	age := ""
+	if d, err := time.Parse(time.DateOnly, f.LocalDate); err == nil {
+		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		switch n := int(today.Sub(d).Hours() / 24); n {
+		case 0:
+			age = " (today)"
+		case 1:
+			age = " (yesterday)"
+		default:
+			age = fmt.Sprintf(" (%d days ago)", n)
+		}
+	}
+	return fmt.Errorf("forecast: the latest forecast for %s is for %s%s: no hours ahead; is the scorer running? "+
+		"(`wattcast score` publishes each day's forecast once the features for it are in; check --api)", f.Region, f.LocalDate, age)
 }
 
 // forecastZone is the zone hours are printed in: the flag's, else the

@@ -45,10 +45,13 @@ func importCommand() *command {
 				}
 				var m csvimport.Mapping
 				var err error
+				mapName := "preset " + *preset
 				if *preset != "" {
 					m, err = csvimport.Preset(*preset)
 				} else {
-					m, err = csvimport.LoadMapping(*mapping)
+					// Not validated yet: the flags below may complete it.
+					mapName = *mapping
+					m, err = csvimport.ReadMapping(*mapping)
 				}
 				if err != nil {
 					return err
@@ -60,12 +63,21 @@ func importCommand() *command {
 					m.Market = *market
 				}
 				if *timeZone != "" {
+					if _, err := csvimport.LoadZone(*timeZone); err != nil {
+						return fmt.Errorf("import: --time-zone: %v", err)
+					}
 					m.Time.Zone = *timeZone
 				}
 				if *published != "" {
 					if m.Published, err = csvimport.ParseRule(*published); err != nil {
-						return err
+						return fmt.Errorf("import: --published: %w", err)
 					}
+				}
+				if m.Time.Zone == "" && m.Time.NeedsZone() {
+					return fmt.Errorf("import: the times in %s (format %q) have no UTC offset: give --time-zone (an IANA zone such as Europe/Brussels, or +01:00) or set time.zone in the mapping", mapName, m.Time.Format)
+				}
+				if err := m.Validate(); err != nil {
+					return fmt.Errorf("import: mapping %s: %w", mapName, err)
 				}
 				opts := csvimport.Options{File: *dataPath, Lenient: true}
 				if opts.From, err = parseDate(*from); err != nil {

@@ -23,14 +23,16 @@ func modelsCommand() *command {
 				if len(rc.args) == 0 {
 					return errors.New("models: want a subcommand: list, or show ID[@VERSION]")
 				}
-				b, _, err := g.openRegistry(rc)
+				// Listing and showing only read: a mistyped registry
+				// path is an error, not a new empty registry.
+				b, _, err := g.openRegistryToRead(rc)
 				if err != nil {
 					return err
 				}
 				reg := registry.New(b)
 				switch rc.args[0] {
 				case "list":
-					return modelsList(rc, reg, *jsonOut)
+					return modelsList(rc, reg, b.URL(""), *jsonOut)
 				case "show":
 					if len(rc.args) != 2 {
 						return errors.New("models show: want one ID or ID@VERSION")
@@ -61,7 +63,9 @@ func modelsCommand() *command {
 	}
 }
 
-func modelsList(rc *runContext, reg *registry.Registry, asJSON bool) error {
+// modelsList prints every version in the registry at url; with none, it
+// says so (text) or prints [] (JSON).
+func modelsList(rc *runContext, reg *registry.Registry, url string, asJSON bool) error {
 	ids, err := reg.IDs(rc)
 	if err != nil {
 		return err
@@ -81,7 +85,7 @@ func modelsList(rc *runContext, reg *registry.Registry, asJSON bool) error {
 		RMAE    float64 `json:"backtest_rmae"`
 		CodeVer string  `json:"code_version"`
 	}
-	var rows []row
+	rows := []row{} // JSON [] rather than null when there are none
 	for _, id := range ids {
 		cards, err := reg.Versions(rc, id)
 		if err != nil {
@@ -100,6 +104,10 @@ func modelsList(rc *runContext, reg *registry.Registry, asJSON bool) error {
 		enc := json.NewEncoder(rc.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintf(rc.stdout, "no models in %s (check --registry; `wattcast train` registers models)\n", url)
+		return err
 	}
 	tw := tabwriter.NewWriter(rc.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tKIND\tSTAGE\tCREATED\tREGIONS\tTRAINING WINDOW\tMAE\trMAE\tCODE")

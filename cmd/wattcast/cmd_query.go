@@ -11,9 +11,14 @@ import (
 func queryCommand() *command {
 	return &command{
 		name:    "query",
-		summary: "run SQL on Amazon Athena over the lake and print the result as a table",
-		usage:   `wattcast query --athena "SELECT ..." [flags]`,
-		uses:    sharedStore,
+		summary: "run SQL on Amazon Athena over the lake and print the result as a table (Athena only)",
+		usage: `wattcast query --athena "SELECT ..." [flags]
+
+Athena only; for a local file:// lake use python3 lake/lakesql.py --lake DIR [--sql "SELECT ..."]
+(DuckDB over the lake's files; docs/athena.md).`,
+		// Athena reads the lake through Glue, so the store flags
+		// (--lake, --registry, --s3-*) would do nothing here.
+		uses: sharedAWS,
 		setup: func(fs *flag.FlagSet, g *globals) func(*runContext) error {
 			var (
 				sql       = fs.String("athena", "", "SQL to run on Athena (required), e.g. \"SELECT * FROM prices WHERE \\\"date\\\" = '2024-01-01' LIMIT 10\"")

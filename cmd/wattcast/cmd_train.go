@@ -53,7 +53,7 @@ func trainCommand() *command {
 				if err != nil {
 					return fmt.Errorf("train: --to: %w", err)
 				}
-				lk, err := g.openLake(rc)
+				lk, err := g.openLakeToRead(rc) // a mistyped --lake is an error, not an empty lake
 				if err != nil {
 					return err
 				}

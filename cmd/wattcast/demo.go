@@ -25,6 +25,7 @@ import (
 	"github.com/wattcast/wattcast/streams/broker"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/replay"
+	"github.com/wattcast/wattcast/training/registry"
 )
 
 // demoOptions configure runDemo. The zero value of each field is the
@@ -471,6 +472,48 @@ func printSummary(w io.Writer, r *demoResult) {
 	fmt.Fprintf(w, "\nrMAE is MAE over the weekly naive forecast's MAE (the price 168 h earlier) on the same hours: below 1 beats it.\n")
 	fmt.Fprintf(w, "Saving captured is (day mean - model's window) / (day mean - best window): 100%% is the cheapest window every day, 0%% a random one.\n")
 	fmt.Fprintf(w, "Broker %s (embedded unless --brokers was set); topics prefixed %q.\n", strings.Join(r.brokers, ","), r.topics.Prefix)
+	printExplore(w, r, selfCommand())
+}
+
+// printExplore ends the summary with the commands that read what the demo
+// made: its registry and lake are not the stage commands' defaults
+// (.wattcast/lake), so each command names them.
+func printExplore(w io.Writer, r *demoResult, self string) {
+	fmt.Fprintf(w, "\nexplore what the demo made (run from this directory):\n")
+	fmt.Fprintf(w, "  %s models list --registry %s\n", self, shortFileURL(r.registryURL))
+	for _, m := range r.models {
+		if m.stage == registry.StageChampion {
+			fmt.Fprintf(w, "  %s models show %s@%s --registry %s\n", self, m.id, m.version, shortFileURL(r.registryURL))
+			break
+		}
+	}
+	if dir, ok := strings.CutPrefix(shortFileURL(r.lakeURL), "file://"); ok {
+		fmt.Fprintf(w, "  python3 lake/lakesql.py --lake %s    # docs/athena.md's queries with DuckDB (pip install duckdb)\n", dir)
+	}
+}
+
+// shortFileURL is a file:// URL below the working directory as a relative
+// file://dir/... URL; any other URL as it is.
+func shortFileURL(u string) string {
+	dir, ok := strings.CutPrefix(u, "file://")
+	wd, err := os.Getwd()
+	if !ok || err != nil || !filepath.IsAbs(dir) {
+		return u
+	}
+	rel, err := filepath.Rel(wd, filepath.FromSlash(dir))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return u
+	}
+	return "file://" + filepath.ToSlash(rel)
+}
+
+// selfCommand is how to run this binary again: as it was run when that
+// was by a path (bin/wattcast), else wattcast, found on PATH.
+func selfCommand() string {
+	if a := os.Args[0]; strings.ContainsRune(a, filepath.Separator) && !strings.HasSuffix(a, ".test") {
+		return a
+	}
+	return "wattcast"
 }
 
 // publishRegistered records each registered model, and its bootstrap stage,

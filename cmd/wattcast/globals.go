@@ -37,6 +37,7 @@ const (
 	sharedKafka                    // Kafka flags only
 	sharedStore                    // store flags only (lake, registry, S3, AWS region)
 	sharedNone                     // logging flags only
+	sharedAWS                      // --aws-region only (Athena)
 )
 
 // registerFor registers the shared flags of uses, and the logging flags.

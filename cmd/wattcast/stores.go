@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
@@ -32,7 +34,22 @@ func (g *globals) lakeOptions() []lake.Option {
 func (g *globals) openLake(ctx context.Context) (*lake.Bucket, error) {
 	b, err := lake.Open(ctx, g.lakeURL, g.lakeOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("open the lake %s: %w", g.lakeURL, err)
+		return nil, fmt.Errorf("open the lake %s (--lake): %w", g.lakeURL, err)
+	}
+	return b, nil
+}
+
+// openLakeToRead opens the lake for a command that only reads it: a
+// file:// lake directory that does not exist is an error naming --lake,
+// not a new empty lake that the command then finds empty.
+func (g *globals) openLakeToRead(ctx context.Context) (*lake.Bucket, error) {
+	b, err := lake.Open(ctx, g.lakeURL, append(g.lakeOptions(), lake.MustExist())...)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lake directory %s does not exist (check --lake; `wattcast process` or `wattcast demo` writes a lake)",
+			strings.TrimPrefix(g.lakeURL, "file://"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open the lake %s (--lake): %w", g.lakeURL, err)
 	}
 	return b, nil
 }
@@ -66,9 +83,37 @@ func (g *globals) openRegistry(ctx context.Context) (*lake.Bucket, string, error
 	}
 	b, err := lake.Open(ctx, loc, g.lakeOptions()...)
 	if err != nil {
-		return nil, "", fmt.Errorf("open the model registry %s: %w", loc, err)
+		return nil, "", fmt.Errorf("open the model registry %s (%s): %w", loc, g.registryFlag(), err)
 	}
 	return b, loc, nil
+}
+
+// openRegistryToRead opens the model registry for a command that only
+// reads it: a file:// registry directory that does not exist is an error
+// naming --registry, not a new empty registry.
+func (g *globals) openRegistryToRead(ctx context.Context) (*lake.Bucket, string, error) {
+	loc, err := g.registryLocation()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := lake.Open(ctx, loc, append(g.lakeOptions(), lake.MustExist())...)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("registry directory %s does not exist (check %s; `wattcast train` or `wattcast demo` writes a registry)",
+			strings.TrimPrefix(loc, "file://"), g.registryFlag())
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("open the model registry %s (%s): %w", loc, g.registryFlag(), err)
+	}
+	return b, loc, nil
+}
+
+// registryFlag names the flag that chose the registry: --registry, or
+// --lake when the registry is the default one next to the lake.
+func (g *globals) registryFlag() string {
+	if g.registryURL != "" {
+		return "--registry"
+	}
+	return "--registry, or --lake: the registry defaults to <lake>/../registry"
 }
 
 // regionConfig reads a JSON file mapping region ids to their zone, holiday

@@ -3,6 +3,7 @@ package csvimport
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -170,14 +171,33 @@ func LoadMapping(path string) (Mapping, error) {
 
 // DecodeMapping parses and validates a JSON mapping; name is used in errors.
 func DecodeMapping(b []byte, name string) (Mapping, error) {
+	m, err := decodeMapping(b, name)
+	if err != nil {
+		return Mapping{}, err
+	}
+	if err := m.validate(); err != nil {
+		return Mapping{}, fmt.Errorf("csvimport: mapping %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// ReadMapping reads a JSON mapping file like LoadMapping but does not
+// validate it, for callers that apply overrides (command-line flags such as
+// --time-zone) first and then call Validate.
+func ReadMapping(path string) (Mapping, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Mapping{}, fmt.Errorf("csvimport: read mapping: %w", err)
+	}
+	return decodeMapping(b, path)
+}
+
+func decodeMapping(b []byte, name string) (Mapping, error) {
 	var m Mapping
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Mapping{}, fmt.Errorf("csvimport: mapping %s: %w (see docs/import.md for the format)", name, err)
-	}
-	if err := m.Validate(); err != nil {
-		return Mapping{}, fmt.Errorf("csvimport: mapping %s: %w", name, err)
 	}
 	return m, nil
 }
@@ -187,6 +207,13 @@ var units = map[string]bool{"EUR/MWh": true, "c/kWh": true, "p/kWh": true, "GBP/
 // Validate checks the mapping on its own, before any file is read: required
 // fields, units, rules, and that every exogenous column is declared.
 func (m *Mapping) Validate() error {
+	if err := m.validate(); err != nil {
+		return fmt.Errorf("csvimport: %w", err)
+	}
+	return nil
+}
+
+func (m *Mapping) validate() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if m.Time.Column == "" {
@@ -199,8 +226,8 @@ func (m *Mapping) Validate() error {
 		if _, err := LoadZone(m.Time.Zone); err != nil {
 			bad("time.zone: %v", err)
 		}
-	} else if needsZone(m.Time.Format) {
-		bad("time.zone is required: format %q has no UTC offset (use an IANA zone such as Europe/Brussels, or +01:00)", m.Time.Format)
+	} else if m.Time.NeedsZone() {
+		bad("time.zone is required: format %q has no UTC offset; set time.zone in the mapping or pass --time-zone (an IANA zone such as Europe/Brussels, or +01:00)", m.Time.Format)
 	}
 	switch m.Time.DST {
 	case "", DSTStrict, DSTEvened:
@@ -273,7 +300,7 @@ func (m *Mapping) Validate() error {
 		bad("exogenous columns need hourly rows (period 1h): weather values are hourly")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("csvimport: %s", strings.Join(errs, "; "))
+		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -296,6 +323,10 @@ func (m *Mapping) source() string {
 }
 
 func (m *Mapping) hasHeader() bool { return m.Header == nil || *m.Header }
+
+// NeedsZone reports whether the column's format lacks a UTC offset, so that
+// its times are local and need Zone.
+func (t TimeColumn) NeedsZone() bool { return needsZone(t.Format) }
 
 // needsZone reports whether a time format lacks a UTC offset.
 func needsZone(format string) bool {

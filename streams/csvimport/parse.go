@@ -425,7 +425,7 @@ func (p *parser) parseTime(s string) (t time.Time, skip string, err error) {
 	case 2, 3:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return time.Time{}, "", errors.New("not a unix time")
+			return time.Time{}, "", p.timeFormatErr()
 		}
 		if p.tkind == 3 {
 			return time.UnixMilli(n).UTC(), "", nil
@@ -434,7 +434,7 @@ func (p *parser) parseTime(s string) (t time.Time, skip string, err error) {
 	case 0:
 		t, err := time.Parse(p.layout, s)
 		if err != nil {
-			return time.Time{}, "", fmt.Errorf("does not match format %q", p.m.Time.Format)
+			return time.Time{}, "", p.timeFormatErr()
 		}
 		return t.UTC(), "", nil
 	}
@@ -442,7 +442,7 @@ func (p *parser) parseTime(s string) (t time.Time, skip string, err error) {
 	// in the zone that show that wall clock (none, one or two).
 	w, err := time.Parse(p.layout, s)
 	if err != nil {
-		return time.Time{}, "", fmt.Errorf("does not match format %q", p.m.Time.Format)
+		return time.Time{}, "", p.timeFormatErr()
 	}
 	cands := wallInstants(w, p.zone)
 	switch len(cands) {
@@ -462,6 +462,22 @@ func (p *parser) parseTime(s string) (t time.Time, skip string, err error) {
 		return cands[1], "", nil
 	}
 	return cands[0], "", nil
+}
+
+// timeFormatErr says that a time cell does not match the format, and shows
+// what a time in that format looks like.
+func (p *parser) timeFormatErr() error {
+	ex := time.Date(2024, 1, 31, 13, 0, 0, 0, time.UTC)
+	var eg string
+	switch p.tkind {
+	case 2:
+		eg = strconv.FormatInt(ex.Unix(), 10)
+	case 3:
+		eg = strconv.FormatInt(ex.UnixMilli(), 10)
+	default:
+		eg = ex.Format(p.layout)
+	}
+	return fmt.Errorf("does not match format %q (time.format; 2024-01-31 13:00 UTC in it reads %q)", p.m.Time.Format, eg)
 }
 
 // wallInstants returns the instants, in order, at which the clock in loc

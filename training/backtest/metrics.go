@@ -17,7 +17,8 @@ type Metrics struct {
 	// as epftoolbox defines it (an hour with y = ŷ = 0 counts as 0).
 	SMAPE float64 `json:"smape"`
 	// RMAE is MAE over the MAE of the weekly naive forecast on the same
-	// hours; NaN when that is zero.
+	// hours; NaN when that is zero. Every metric is NaN over no hours.
+	// JSON writes NaN as null (json.go).
 	RMAE float64 `json:"rmae"`
 }
 

@@ -9,7 +9,6 @@ package dataset
 
 import (
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +30,75 @@ type Options struct {
 	Region *features.Region
 	// From and To, when set, keep only periods starting in [From, To).
 	From, To time.Time
+	// Strict stops at the first bad CSV row, returning its
+	// *csvimport.RowError; by default bad rows are skipped and counted in
+	// Info (and when no price is left, Read returns a *NoPricesError
+	// naming the first).
+	Strict bool
+	// TimeHint and PriceHint say, in a *NoPricesError, how the time and
+	// the price columns are set, e.g. "--time-column and --time-format"
+	// for a command; default: the mapping's keys.
+	TimeHint, PriceHint string
+}
+
+// NoPricesError is returned when no price was read from the CSV: every row
+// was rejected, skipped or had an empty price cell. It carries the first
+// rejected row, which usually says what is wrong with the mapping (a time
+// format that does not match, a price column that holds no numbers).
+type NoPricesError struct {
+	// File names the CSV.
+	File string
+	// Rows counts the data rows whose time was read; Rejected the bad
+	// rows; Skipped those dropped on purpose and Missing those without a
+	// price.
+	Rows, Rejected, Skipped, Missing int
+	// First is the first rejected row, or nil.
+	First *csvimport.RowError
+	// TimeColumn and PriceColumn are the mapping's columns; TimeHint and
+	// PriceHint say where they are set (Options).
+	TimeColumn, PriceColumn string
+	TimeHint, PriceHint     string
+}
+
+func (e *NoPricesError) Error() string {
+	var b strings.Builder
+	var counts []string
+	if e.Rejected > 0 {
+		counts = append(counts, fmt.Sprintf("%d rows rejected", e.Rejected))
+	}
+	if e.Skipped > 0 {
+		counts = append(counts, fmt.Sprintf("%d skipped", e.Skipped))
+	}
+	if e.Missing > 0 {
+		counts = append(counts, fmt.Sprintf("%d without a price", e.Missing))
+	}
+	if len(counts) == 0 {
+		counts = append(counts, "it has no data rows")
+	}
+	fmt.Fprintf(&b, "dataset: no prices in %s: %s", e.File, strings.Join(counts, ", "))
+	if f := e.First; f != nil {
+		fmt.Fprintf(&b, "; the first rejected row is line %d", f.Line)
+		if f.Column != "" {
+			fmt.Fprintf(&b, ", column %q value %q", f.Column, f.Value)
+		}
+		fmt.Fprintf(&b, ": %v", f.Err)
+		if f.Column == e.TimeColumn {
+			fmt.Fprintf(&b, "; check %s", e.TimeHint)
+		} else if f.Column == e.PriceColumn {
+			fmt.Fprintf(&b, "; check %s", e.PriceHint)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "; check %s", e.PriceHint)
+	return b.String()
+}
+
+// Unwrap returns the first rejected row.
+func (e *NoPricesError) Unwrap() error {
+	if e.First == nil {
+		return nil
+	}
+	return e.First
 }
 
 // Info reports what was read.
@@ -70,7 +138,7 @@ func Load(path string, opts Options) ([]schemas.FeatureRow, Info, error) {
 
 // Read is Load on an open reader; name labels errors.
 func Read(r io.Reader, name string, opts Options) ([]schemas.FeatureRow, Info, error) {
-	res, err := csvimport.Parse(r, opts.Mapping, csvimport.Options{File: name, Lenient: true, From: opts.From, To: opts.To})
+	res, err := csvimport.Parse(r, opts.Mapping, csvimport.Options{File: name, Lenient: !opts.Strict, From: opts.From, To: opts.To})
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("dataset: %w", err)
 	}
@@ -80,13 +148,28 @@ func Read(r io.Reader, name string, opts Options) ([]schemas.FeatureRow, Info, e
 		info.FirstRejected = res.Rejected[0].Error()
 	}
 	if len(res.Prices) == 0 {
-		return nil, info, errors.New("dataset: the CSV has no prices; check the mapping's price column")
+		e := &NoPricesError{File: name, Rows: res.Rows, Rejected: len(res.Rejected), Missing: res.MissingPrices,
+			TimeColumn: opts.Mapping.Time.Column, PriceColumn: opts.Mapping.Price.Column, TimeHint: opts.TimeHint, PriceHint: opts.PriceHint}
+		if e.TimeHint == "" {
+			e.TimeHint = "the mapping's time column and its format (time.column, time.format, time.zone)"
+		}
+		if e.PriceHint == "" {
+			e.PriceHint = "the mapping's price column (price.column)"
+		}
+		for _, n := range res.Skipped {
+			e.Skipped += n
+		}
+		if len(res.Rejected) > 0 {
+			e.First = res.Rejected[0]
+		}
+		return nil, info, e
 	}
 	cfg := features.Config{}
 	if opts.Region != nil {
 		cfg.Regions = map[string]features.Region{opts.Mapping.Region: *opts.Region}
 	} else if _, ok := features.DefaultRegions()[opts.Mapping.Region]; !ok {
-		return nil, info, fmt.Errorf("dataset: region %q has no default time zone; give its zone, country and issue time", opts.Mapping.Region)
+		return nil, info, fmt.Errorf("dataset: region %q is not one wattcast knows (features.DefaultRegions), so it has no default time zone: "+
+			"describe it in Options.Region (wattcast backtest: --zone, --country, --issue-time)", opts.Mapping.Region)
 	}
 	out, err := features.Batch(cfg, res.Prices, res.Observations, res.Forecasts)
 	if err != nil {
