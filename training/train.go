@@ -123,10 +123,11 @@ type Result struct {
 	Rows    int
 	Files   int
 	Regions []string
-	// Skipped are the regions of the lake left out, with why: with no
-	// Options.Regions, a region with too little history to backtest (a
-	// region just added, a smoke test's rows) is skipped rather than
-	// failing the others' training. A region asked for by name never is.
+	// Skipped are the regions left out, with why: a region with too little
+	// history to backtest (a region just added, a smoke test's rows) is
+	// skipped rather than failing the others' training, whether it was
+	// named in Options.Regions or found in the lake. Train fails only when
+	// no region is left.
 	Skipped map[string]string
 	Models  []Trained
 	// Backtests are the per-region backtests.
@@ -202,7 +203,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 			CalibrationDays: min(28, o.HoldoutDays), Seed: o.Seed, Progress: o.Progress, Log: log,
 		}
 		bt, err := backtest.Run(ctx, rr, o.Specs, cfg)
-		if errors.Is(err, backtest.ErrTooLittleHistory) && len(o.Regions) == 0 {
+		if errors.Is(err, backtest.ErrTooLittleHistory) {
 			if res.Skipped == nil {
 				res.Skipped = map[string]string{}
 			}
@@ -218,9 +219,16 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		kept = append(kept, region)
 	}
 	if len(kept) == 0 {
-		return nil, fmt.Errorf("training: no region of the lake has enough history to backtest (%d holdout days and their calibration): %v", o.HoldoutDays, res.Skipped)
+		return nil, fmt.Errorf("training: %w: no region has enough to backtest %d holdout days after their calibration: %v",
+			backtest.ErrTooLittleHistory, o.HoldoutDays, res.Skipped)
 	}
 	res.Regions = kept
+	if len(res.Skipped) > 0 {
+		// The lineage names what the models were built from: not the
+		// skipped regions' rows and files.
+		rows, files = withoutRegions(rows, files, res.Skipped)
+		res.Rows, res.Files = len(rows), len(files)
+	}
 
 	// Final fits on all rows, one model per spec covering every region.
 	fitted := map[string]map[string]models.Model{} // spec name -> region -> model
@@ -413,32 +421,63 @@ func summarise(name string, bts map[string]*backtest.Result, recal int) *registr
 	return s
 }
 
-// toChallengers moves this run's versions that are still candidates to
-// challenger in one stage-log record (all or none). A conflict means
-// someone staged one of them first: their decision stands, and the stages
-// are read back.
-func toChallengers(ctx context.Context, reg *registry.Registry, res *Result) error {
-	var changes []registry.StageChange
-	for _, t := range res.Models {
-		if t.Stage == registry.StageCandidate {
-			changes = append(changes, registry.StageChange{Ref: t.Card.Ref(), From: registry.StageCandidate, To: registry.StageChallenger})
+// withoutRegions drops the rows of the regions in skip, and the lake files
+// of their partitions (".../region=<region>/...").
+func withoutRegions(rows []schemas.FeatureRow, files []string, skip map[string]string) ([]schemas.FeatureRow, []string) {
+	var keptRows []schemas.FeatureRow
+	for _, r := range rows {
+		if _, ok := skip[r.Region]; !ok {
+			keptRows = append(keptRows, r)
 		}
 	}
-	if len(changes) == 0 {
-		return nil
+	var keptFiles []string
+	for _, f := range files {
+		in := false
+		for region := range skip {
+			if strings.Contains("/"+f, "/region="+region+"/") {
+				in = true
+			}
+		}
+		if !in {
+			keptFiles = append(keptFiles, f)
+		}
 	}
-	_, err := reg.SetStages(ctx, changes, "trained on schedule: a challenger until it beats the champion", "trainer")
-	if err != nil && !errors.Is(err, registry.ErrStageConflict) {
-		return fmt.Errorf("training: stage the new versions as challengers: %w", err)
+	return keptRows, keptFiles
+}
+
+// toChallengers moves this run's versions that are still candidates to
+// challenger in one stage-log record (all or none). A conflict means
+// someone staged one of them first: their decision stands, and the others
+// are moved in a new record.
+func toChallengers(ctx context.Context, reg *registry.Registry, res *Result) error {
+	for attempt := 0; ; attempt++ {
+		cur, err := reg.Stages(ctx)
+		if err != nil {
+			return fmt.Errorf("training: %w", err)
+		}
+		var changes []registry.StageChange
+		for i, t := range res.Models {
+			res.Models[i].Stage = cur.Stage(t.Card.Ref())
+			if res.Models[i].Stage == registry.StageCandidate {
+				changes = append(changes, registry.StageChange{Ref: t.Card.Ref(), From: registry.StageCandidate, To: registry.StageChallenger})
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		_, err = reg.SetStages(ctx, changes, "trained on schedule: a challenger until it beats the champion", "trainer")
+		switch {
+		case err == nil:
+			for i := range res.Models {
+				if res.Models[i].Stage == registry.StageCandidate {
+					res.Models[i].Stage = registry.StageChallenger
+				}
+			}
+			return nil
+		case !errors.Is(err, registry.ErrStageConflict) || attempt == 2:
+			return fmt.Errorf("training: stage the new versions as challengers: %w", err)
+		}
 	}
-	cur, err := reg.Stages(ctx)
-	if err != nil {
-		return fmt.Errorf("training: %w", err)
-	}
-	for i := range res.Models {
-		res.Models[i].Stage = cur.Stage(res.Models[i].Card.Ref())
-	}
-	return nil
 }
 
 // bootstrap makes the best model champion and the others challengers when

@@ -350,9 +350,10 @@ func BenchmarkTrainDemo(b *testing.B) {
 	}
 }
 
-// A region of the lake with too little history to backtest (a region just
-// added, the smoke test's rows) is skipped when every region is trained,
-// so it cannot stop the others; asked for by name, it is an error.
+// A region with too little history to backtest (a region just added, the
+// smoke test's rows) is skipped, named or not, so it cannot stop the
+// others' training, and the models' lineage leaves out its rows and files;
+// with no region left, training fails.
 func TestTrainSkipsRegionsTooShortToBacktest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -377,10 +378,21 @@ func TestTrainSkipsRegionsTooShortToBacktest(t *testing.T) {
 		wantErr bool
 	}{
 		{"every region", nil, false},
-		{"asked by name", []string{"FI", "SMOKE"}, true},
+		{"asked by name", []string{"FI", "SMOKE"}, false},
+		{"only short regions", []string{"SMOKE"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := training.Options{Reader: rowsReader(all, nil), Registry: registry.New(tempLake(t)), Specs: specs, Regions: tc.regions,
+			files := []string{"features/region=FI/date=2021-06-30/a.parquet", "features/region=SMOKE/date=2021-06-30/b.parquet"}
+			reader := training.FeatureReaderFunc(func(_ context.Context, regions []string, _, _ time.Time) ([]schemas.FeatureRow, []string, error) {
+				var out []schemas.FeatureRow
+				for _, r := range all {
+					if len(regions) == 0 || slices.Contains(regions, r.Region) {
+						out = append(out, r)
+					}
+				}
+				return out, files, nil
+			})
+			opts := training.Options{Reader: reader, Registry: registry.New(tempLake(t)), Specs: specs, Regions: tc.regions,
 				HoldoutDays: 14, RecalibrateEvery: 14, Seed: 1, CodeVersion: "test"}
 			res, err := training.Train(ctx, opts)
 			if tc.wantErr {
@@ -398,6 +410,9 @@ func TestTrainSkipsRegionsTooShortToBacktest(t *testing.T) {
 			for _, m := range res.Models {
 				if slices.Contains(m.Card.Regions, "SMOKE") {
 					t.Errorf("%s's card names SMOKE", m.Card.Ref())
+				}
+				if !slices.Equal(m.Card.LakeFiles, files[:1]) || m.Card.Rows != len(rows) {
+					t.Errorf("%s's lineage: files %v, %d rows; want FI's file and %d rows", m.Card.Ref(), m.Card.LakeFiles, m.Card.Rows, len(rows))
 				}
 			}
 		})

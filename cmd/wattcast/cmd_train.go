@@ -36,7 +36,7 @@ func trainCommand() *command {
 				stage    = fs.String("stage", registry.StageCandidate, "stage of the new versions when a champion exists: candidate (a person stages them) "+
 					"or challenger (the scorer forecasts with them and promotes one only if it is measurably better: for a scheduled trainer)")
 			)
-			fs.Var(&regions, "regions", "regions to train, comma separated; each must have the history to backtest (default: every region in the lake, skipping those with too little history)")
+			fs.Var(&regions, "regions", "regions to train, comma separated (default: every region in the lake); a region with too little history to backtest is skipped and listed")
 			return func(rc *runContext) error {
 				if *stage != registry.StageCandidate && *stage != registry.StageChallenger {
 					return fmt.Errorf("train: --stage %q: want candidate or challenger", *stage)

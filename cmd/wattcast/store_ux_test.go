@@ -156,3 +156,24 @@ func TestDemoSummaryEndsWithExploreCommands(t *testing.T) {
 		t.Errorf("the demo's summary does not end with the explore commands:\n%s", out.String())
 	}
 }
+
+// With no --registry, the registry is the directory next to the lake,
+// whatever the lake's spelling; a bare path stays a path (never URL
+// encoded: a space or "#" in it must not move the registry elsewhere).
+func TestRegistryNextToTheLake(t *testing.T) {
+	for _, tc := range []struct{ lake, want string }{
+		{"file:///srv/wattcast/lake", "file:///srv/wattcast/registry"},
+		{"file://.wattcast/lake", "file://.wattcast/registry"},
+		{"s3://bucket/prod/lake", "s3://bucket/prod/registry"},
+		{".wattcast/lake", filepath.Join(".wattcast", "registry")},
+		{"/home/a b/lake/", filepath.Join("/home/a b", "registry")},
+		{"/srv/x#1/lake", filepath.Join("/srv/x#1", "registry")},
+		{"/srv/50%/lake", filepath.Join("/srv/50%", "registry")},
+	} {
+		g := &globals{lakeURL: tc.lake}
+		got, err := g.registryLocation()
+		if err != nil || got != tc.want {
+			t.Errorf("--lake %q: registry %q (%v), want %q", tc.lake, got, err, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/wattcast/wattcast/lake"
@@ -60,6 +61,11 @@ func (g *globals) registryLocation() (string, error) {
 		return g.registryURL, nil
 	}
 	u, err := url.Parse(g.lakeURL)
+	if err == nil && u.Scheme == "" || err != nil && !strings.Contains(g.lakeURL, ":") {
+		// A bare directory path (lake.Open takes it as written): its
+		// sibling, as a path too, never re-encoded as a URL.
+		return filepath.Join(filepath.Dir(filepath.Clean(g.lakeURL)), "registry"), nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("--lake %q: %w", g.lakeURL, err)
 	}

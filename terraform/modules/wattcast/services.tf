@@ -183,9 +183,10 @@ locals {
 }
 
 # Without var.regions the trainer is started without --regions and trains
-# every region in the lake that has the history to backtest: SMOKE is
-# skipped while it has a few days, but smoke runs on other dates could make
-# it long enough to train and stage. A check warns at plan time.
+# every region in the lake that has the history to backtest (a region with
+# too little, e.g. one just added to var.regions, is skipped, not fatal):
+# SMOKE is skipped while it has a few days, but smoke runs on other dates
+# could make it long enough to train and stage. A check warns at plan time.
 check "trainer_skips_smoke_region" {
   assert {
     condition     = !var.enable_smoke_task || length(local.trainer_regions) > 0
