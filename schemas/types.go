@@ -103,7 +103,9 @@ type FeatureRow struct {
 	// half-hourly tariff).
 	PriceCount int `json:"price_count"`
 
-	// Lags of the price at the same hour 1, 2 and 7 days earlier.
+	// Lags of the price at the same local hour 1, 2 and 7 local days
+	// earlier (24, 48, 168 hours except across a clock change); nil for an
+	// hour that did not exist that day.
 	PriceLag24h  *float64 `json:"price_lag_24h"`
 	PriceLag48h  *float64 `json:"price_lag_48h"`
 	PriceLag168h *float64 `json:"price_lag_168h"`
@@ -138,7 +140,7 @@ type FeatureRow struct {
 	KnownAheadIssuedAt  *time.Time `json:"known_ahead_issued_at"`
 	KnownAheadLeadHours *int       `json:"known_ahead_lead_hours"`
 	// LastObserved holds the latest observed value of each variable known
-	// at IssueTime.
+	// at IssueTime, looking back up to 8 days (archives publish late).
 	LastObserved map[string]float64 `json:"last_observed"`
 	// ForecastError holds, per weather variable, the mean of (forecast minus
 	// observed) over the 168 hours up to IssueTime, from values known then.

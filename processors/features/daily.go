@@ -46,13 +46,14 @@ func (e *Engine) closeDay(s *regionState, ri *regionInfo, d dayRange) {
 		n             int
 	}
 	var (
-		n, peakN, offN     int
-		sum, sq, peak, off float64
-		lo, hi             = math.Inf(1), math.Inf(-1)
-		loH, hiH           int64
-		obsArr             [8]acc
-		obs                = obsArr[:0]
-		loc                = ri.cal.Location()
+		n, peakN, offN int
+		sum, peak, off float64
+		shift, sd, sq  float64 // sums shifted by the first price, for a variance without cancellation
+		lo, hi         = math.Inf(1), math.Inf(-1)
+		loH, hiH       int64
+		obsArr         [8]acc
+		obs            = obsArr[:0]
+		loc            = ri.cal.Location()
 	)
 	hours := 0 // the hours starting in the day
 	for h := hourCeil(d.start); h < d.next; h += 3600 {
@@ -63,9 +64,13 @@ func (e *Engine) closeDay(s *regionState, ri *regionInfo, d dayRange) {
 		}
 		end := h + 3600
 		if p, _, ok := hs.price(end); ok {
+			if n == 0 {
+				shift = p
+			}
 			n++
 			sum += p
-			sq += p * p
+			sd += p - shift
+			sq += (p - shift) * (p - shift)
 			if p < lo {
 				lo, loH = p, h
 			}
@@ -114,7 +119,7 @@ func (e *Engine) closeDay(s *regionState, ri *regionInfo, d dayRange) {
 		Hours:      hours,
 		PriceHours: n,
 		PriceMean:  mean,
-		PriceStd:   math.Sqrt(math.Max(sq/float64(n)-mean*mean, 0)),
+		PriceStd:   math.Sqrt(math.Max(sq/float64(n)-(sd/float64(n))*(sd/float64(n)), 0)),
 		PriceMin:   lo,
 		PriceMax:   hi,
 		MinHour:    unix(loH),

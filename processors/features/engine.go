@@ -161,7 +161,8 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 	if s.FinalThrough != 0 && hour <= s.FinalThrough {
 		// A re-delivery of what we have is harmless; anything else would
 		// change a target that has already been used.
-		if hs := s.at(hour); hs != nil {
+		hs := s.at(hour)
+		if hs != nil {
 			if i, ok := subIndex(hs.prices, sub); ok {
 				if old, ok := latestVersion(hs.prices[i].vs, math.MaxInt64); ok && old == p.Value {
 					e.seen(KindPrice, p.PublishedAt)
@@ -169,8 +170,21 @@ func (e *Engine) AddPrice(p *schemas.Price) error {
 				}
 			}
 		}
-		return &Rejection{schemas.ReasonWindowClosed, fmt.Sprintf("price for %s at %s arrived after the hour's final feature row was emitted",
-			p.Region, p.Start.UTC().Format(time.RFC3339))}
+		// An hour had a final row if and only if a price was known at its
+		// end. One that had none (its prices were published late, e.g. a
+		// backfill after an outage) gets none now, but the price is kept:
+		// the lags and statistics of later hours use it from its
+		// publication on.
+		if hour < e.clock-int64(e.cfg.Retention/time.Second) {
+			return &Rejection{schemas.ReasonLate, fmt.Sprintf("price for %s at %s is older than the feature state's retention (%s): no feature can use it any more",
+				p.Region, p.Start.UTC().Format(time.RFC3339), e.cfg.Retention)}
+		}
+		if hs != nil {
+			if _, _, final := hs.price(hour + 3600); final {
+				return &Rejection{schemas.ReasonWindowClosed, fmt.Sprintf("price for %s at %s arrived after the hour's final feature row was emitted",
+					p.Region, p.Start.UTC().Format(time.RFC3339))}
+			}
+		}
 	}
 	changed := s.hour(hour).addPrice(sub, v)
 	if s.FinalThrough == 0 && (s.FirstHour == 0 || hour < s.FirstHour) {
@@ -489,15 +503,23 @@ func (e *Engine) dayContext(s *regionState, ri *regionInfo, d dayRange) *dayCtx 
 // and including last, as known at asOf: one pass over the hours, each
 // summed in hour order as a pass of its own would.
 func windows(s *regionState, last int64, asOf int64) (s24, s168 stats) {
+	// Sums of the prices shifted by the window's first one, so that the
+	// variance does not cancel catastrophically (E[x²] - mean² of 168
+	// equal prices of 1234.5678 is not 0); the mean is clamped to
+	// [min, max] against rounding.
 	type acc struct {
-		sum, sq, lo, hi float64
-		k               int
+		shift, sum, sq, lo, hi float64
+		k                      int
 	}
 	a24 := acc{lo: math.Inf(1), hi: math.Inf(-1)}
 	a168 := a24
 	add := func(a *acc, p float64) {
-		a.sum += p
-		a.sq += p * p
+		if a.k == 0 {
+			a.shift = p
+		}
+		d := p - a.shift
+		a.sum += d
+		a.sq += d * d
 		a.lo, a.hi = math.Min(a.lo, p), math.Max(a.hi, p)
 		a.k++
 	}
@@ -514,10 +536,11 @@ func windows(s *regionState, last int64, asOf int64) (s24, s168 stats) {
 		if a.k == 0 {
 			return stats{}
 		}
-		mean := a.sum / float64(a.k)
-		v := a.sq/float64(a.k) - mean*mean
-		std := math.Sqrt(math.Max(v, 0))
+		n := float64(a.k)
+		md := a.sum / n
+		std := math.Sqrt(math.Max(a.sq/n-md*md, 0))
 		lo, hi := a.lo, a.hi
+		mean := math.Min(math.Max(a.shift+md, lo), hi)
 		return stats{&mean, &std, &lo, &hi}
 	}
 	return st(a24), st(a168)
@@ -558,13 +581,19 @@ func findPair(acc []pairSum, loc, v string) int {
 	return -1
 }
 
+// observedLookBack is how far back lastObserved looks for an observation
+// available at the issue time: archives publish days late (Open-Meteo's
+// ERA5 about five days after the hour), so three days found none. It stays
+// inside the state's minimum retention (minRetention).
+const observedLookBack = 8 * 24 * 3600
+
 // lastObserved returns, per variable, the value of the most recent hour
-// observed and available at asOf, looking back three days.
+// observed and available at asOf, looking back observedLookBack.
 func (s *regionState) lastObserved(asOf int64) map[string]float64 {
 	var arr [8]pairSum
 	acc := arr[:0]
 	top := asOf - asOf%3600
-	for h := top; h >= top-72*3600; h -= 3600 {
+	for h := top; h >= top-observedLookBack; h -= 3600 {
 		hs := s.at(h)
 		if hs == nil {
 			continue
@@ -684,6 +713,25 @@ func (e *Engine) row(s *regionState, ri *regionInfo, c *dayCtx, h int64, final b
 	return r
 }
 
+// sameLocalHour returns the Unix time of the hour whose local date is days
+// before the local date of l (hour in its zone) and whose local clock hour
+// is l's, or 0 when no such hour exists (a spring-forward day). Where that
+// hour occurs twice (a fall-back day), it is one of the two: time.Date's
+// choice, the same every time.
+func sameLocalHour(hour, l time.Time, days int) int64 {
+	y, m, d := l.Date()
+	t := time.Date(y, m, d-days, l.Hour(), 0, 0, 0, l.Location())
+	if t.Hour() != l.Hour() {
+		return 0
+	}
+	if off := hour.Sub(t); off%time.Hour == 0 && off > 0 && off <= time.Duration(days*24+1)*time.Hour && l.Minute() == 0 {
+		return t.Unix()
+	}
+	// A zone whose offset is not whole hours: keep the UTC-hour lag, so
+	// that the lag is an hour the state holds.
+	return hour.Add(-time.Duration(days) * 24 * time.Hour).Unix()
+}
+
 // baseRow computes the issue-time part of the row of hour h, the i-th hour
 // of day c.
 func (e *Engine) baseRow(s *regionState, ri *regionInfo, c *dayCtx, h int64, i int) schemas.FeatureRow {
@@ -721,15 +769,20 @@ func (e *Engine) baseRow(s *regionState, ri *regionInfo, c *dayCtx, h int64, i i
 		LastObserved:  c.lastObserved,
 		ForecastError: c.forecastError,
 	}
-	lag := func(hours int64, slot int) *float64 {
-		if p, _, ok := s.price(h-hours*3600, c.iss); ok {
+	// The lags are the same local hour 1, 2 and 7 days earlier, as the
+	// models' daily slots and the backtest's naive forecasts are: 24 h
+	// apart except across a clock change. An hour that did not exist that
+	// day (spring forward) has no lag; both hours of a day with a
+	// repeated hour take the same lag.
+	lag := func(days int, slot int) *float64 {
+		if p, _, ok := s.price(sameLocalHour(hour, l, days), c.iss); ok {
 			f := &c.floats[i*slots+slot]
 			*f = p
 			return f
 		}
 		return nil
 	}
-	r.PriceLag24h, r.PriceLag48h, r.PriceLag168h = lag(24, slotLag24), lag(48, slotLag48), lag(168, slotLag168)
+	r.PriceLag24h, r.PriceLag48h, r.PriceLag168h = lag(1, slotLag24), lag(2, slotLag48), lag(7, slotLag168)
 
 	var issued int64
 	if hs := s.at(h); hs != nil {

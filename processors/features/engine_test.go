@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,59 @@ func (f fixture) batch(t *testing.T) BatchResult {
 	return res
 }
 
+// checkLags checks r's price lags: the same local hour 1, 2 and 7 local
+// days earlier, none for an hour that did not exist that day or before the
+// data starts.
+func checkLags(t *testing.T, r schemas.FeatureRow, first time.Time, loc *time.Location) {
+	t.Helper()
+	l := r.Hour.In(loc)
+	for _, lag := range []struct {
+		got  *float64
+		days int
+	}{{r.PriceLag24h, 1}, {r.PriceLag48h, 2}, {r.PriceLag168h, 7}} {
+		src := time.Date(l.Year(), l.Month(), l.Day()-lag.days, l.Hour(), 0, 0, 0, loc)
+		want := priceOf(src.UTC())
+		if src.Hour() != l.Hour() || src.Before(first) {
+			if lag.got != nil {
+				t.Fatalf("%s (local %s): lag %dd = %v, want none (%s does not exist or precedes the data)",
+					r.Hour, l.Format("01-02 15:04"), lag.days, *lag.got, src)
+			}
+			continue
+		}
+		if lag.got == nil {
+			t.Fatalf("%s (local %s): no lag %dd, want %v, the price of local %s",
+				r.Hour, l.Format("01-02 15:04"), lag.days, want, src.Format("01-02 15:04"))
+		}
+		if *lag.got != want {
+			t.Fatalf("%s (local %s): lag %dd = %v, want %v, the price of local %s",
+				r.Hour, l.Format("01-02 15:04"), lag.days, *lag.got, want, src.Format("01-02 15:04"))
+		}
+	}
+}
+
+// Across both clock changes, the lags are the same local hour: on the
+// 23-hour day and the week after it, and on the 25-hour day, whose
+// repeated hour takes one lag. (A lag of 24 UTC hours is a local hour off
+// for a day, and 168 for a week.)
+func TestLagsAreTheSameLocalHourAcrossClockChanges(t *testing.T) {
+	t.Parallel()
+	loc, _ := time.LoadLocation("Europe/Helsinki")
+	for _, from := range []string{"2023-03-17T00:00:00Z", "2023-10-20T00:00:00Z"} {
+		f := newFixture(t, from, 16)
+		res := f.batch(t)
+		withLag := 0
+		for _, r := range append(res.Final, res.Ready...) {
+			checkLags(t, r, f.prices[0].Start, loc)
+			if r.PriceLag168h != nil {
+				withLag++
+			}
+		}
+		if withLag == 0 {
+			t.Fatalf("from %s: no row has a weekly lag", from)
+		}
+	}
+}
+
 func TestRowsHaveTheRightValues(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "2023-03-01T00:00:00Z", 14)
@@ -148,21 +202,7 @@ func TestRowsHaveTheRightValues(t *testing.T) {
 			t.Fatalf("%s: observed %v, want %v", r.Hour, r.Observed, tempOf(r.Hour))
 		}
 		first := f.prices[0].Start
-		for _, lag := range []struct {
-			got *float64
-			h   int
-		}{{r.PriceLag24h, 24}, {r.PriceLag48h, 48}, {r.PriceLag168h, 168}} {
-			src := r.Hour.Add(-time.Duration(lag.h) * time.Hour)
-			if src.Before(first) {
-				if lag.got != nil {
-					t.Fatalf("%s: lag %dh %v before the data starts", r.Hour, lag.h, *lag.got)
-				}
-				continue
-			}
-			if lag.got == nil || *lag.got != priceOf(src) {
-				t.Fatalf("%s: lag %dh = %v, want %v", r.Hour, lag.h, lag.got, priceOf(src))
-			}
-		}
+		checkLags(t, r, first, loc)
 		// The last known price at 10:00 on D-1 is D-1's last hour.
 		start := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc).UTC()
 		if start.After(first) {
@@ -475,5 +515,135 @@ func TestNewEngineRejectsABadRegion(t *testing.T) {
 	}
 	if _, err := NewEngine(Config{Regions: map[string]Region{"X": {Zone: "Europe/Helsinki", Country: "FI", IssueTime: "09:30"}}}); err != nil {
 		t.Errorf("a good region: %v", err)
+	}
+}
+
+// The rolling and daily standard deviations do not cancel: equal prices
+// have a std of exactly 0, and prices a tenth of a thousandth apart around
+// 5000 have their true std, where E[x²] - mean² loses most digits.
+func TestStdWithoutCancellation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		price func(i int) float64
+		want  float64
+	}{
+		{"equal prices", func(int) float64 { return 1234.5678 }, 0},
+		{"alternating near 5000", func(i int) float64 { return 5000 + 0.001*float64(i%2) }, 0.0005},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "2023-03-01T00:00:00Z", 10)
+			for i := range f.prices {
+				f.prices[i].Value = tc.price(i)
+			}
+			res := f.batch(t)
+			n := 0
+			for _, r := range res.Final {
+				for _, s := range []*float64{r.Std24h, r.Std168h} {
+					if s != nil && math.Abs(*s-tc.want) > 1e-9 {
+						t.Fatalf("%s: std %v, want %v", r.Hour, *s, tc.want)
+					}
+				}
+				if r.Std168h != nil {
+					n++
+				}
+			}
+			for _, d := range res.Daily {
+				if math.Abs(d.PriceStd-tc.want) > 1e-9 || d.PriceMean < d.PriceMin || d.PriceMean > d.PriceMax {
+					t.Fatalf("%s: daily std %v mean %v in [%v, %v], want std %v", d.LocalDate, d.PriceStd, d.PriceMean, d.PriceMin, d.PriceMax, tc.want)
+				}
+			}
+			if n == 0 || len(res.Daily) == 0 {
+				t.Fatal("no rolling or daily statistics to check")
+			}
+		})
+	}
+}
+
+// Observations available days after their hour (an archive such as ERA5,
+// five days late) still give every ready row a last observed value: the
+// look-back reaches past the delay, and only values available at the issue
+// time count.
+func TestLastObservedReachesDelayedArchives(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "2023-03-01T00:00:00Z", 14)
+	const delay = 5 * 24 * time.Hour
+	for i := range f.obs {
+		f.obs[i].AvailableAt = f.obs[i].Time.Add(delay)
+	}
+	res := f.batch(t)
+	firstAvailable := f.obs[0].AvailableAt
+	n := 0
+	for _, r := range res.Ready {
+		if !r.IssueTime.After(firstAvailable) {
+			continue
+		}
+		v, ok := r.LastObserved["t"]
+		// The latest hour available at the issue time is the one that
+		// became available last, delay earlier.
+		last := r.IssueTime.Add(-delay).Truncate(time.Hour)
+		if !ok || v != tempOf(last) {
+			t.Fatalf("%s (issued %s): last observed %v, want %v, the hour %s", r.Hour, r.IssueTime, r.LastObserved, tempOf(last), last)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no ready row issued after the first observation was available")
+	}
+}
+
+// A day whose prices are published after its hours (a backfill after an
+// outage) had no final rows and gets none, but its prices are kept, not
+// dead-lettered: the next days' lags and statistics use them from their
+// publication on. A price for an hour that did have a final row is still
+// refused, and one older than the state's retention is late.
+func TestPricesPublishedAfterTheirHoursFeedLaterFeatures(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "2023-03-01T00:00:00Z", 12)
+	loc, _ := time.LoadLocation("Europe/Helsinki")
+	gapDay := "2023-03-06"
+	backfilled := mustTime(t, "2023-03-08T09:00:00Z") // before the 03-08 10:00 local issue of 03-09's rows
+	var gap []int
+	for i, p := range f.prices {
+		if p.Start.In(loc).Format(time.DateOnly) == gapDay {
+			f.prices[i].PublishedAt = backfilled
+			gap = append(gap, i)
+		}
+	}
+	// In publication order, as a live producer and its backfill write them.
+	sort.SliceStable(f.prices, func(i, j int) bool { return f.prices[i].PublishedAt.Before(f.prices[j].PublishedAt) })
+	res, err := Batch(Config{}, f.prices, f.obs, f.fcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rej := range res.Rejected {
+		t.Errorf("rejected: %v", rej)
+	}
+	if len(gap) != 24 {
+		t.Fatalf("%d prices on %s, want 24", len(gap), gapDay)
+	}
+	for _, r := range res.Final {
+		if r.LocalDate == gapDay {
+			t.Fatalf("a final row for %s, whose prices were not known at the end of its hours", r.Hour)
+		}
+	}
+	// 03-07's rows were issued before the backfill: no 24 h lag; 03-13's
+	// (issued 03-12, after it) have the weekly one.
+	n := 0
+	for _, r := range res.Ready {
+		switch r.LocalDate {
+		case "2023-03-07":
+			if r.PriceLag24h != nil {
+				t.Fatalf("%s: a 24 h lag %v from a price not yet published at its issue time", r.Hour, *r.PriceLag24h)
+			}
+		case "2023-03-13":
+			if r.PriceLag168h == nil {
+				t.Fatalf("%s: no weekly lag from the backfilled day", r.Hour)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no ready rows for 2023-03-13")
 	}
 }
