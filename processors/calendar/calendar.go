@@ -2,11 +2,13 @@
 // local time: hour, ISO weekday, month, day of year, weekend, public holiday
 // and daylight saving time. Holiday rules come from github.com/rickar/cal,
 // except Finland's, which that library lacks and which is built here from its
-// rule primitives.
+// rule primitives, amended by the local list in holidays.go: one-off and new
+// holidays the library misses, and eves (see there for the rule).
 package calendar
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +69,16 @@ func New(zone, country string) (*Calendar, error) {
 // Location is the calendar's zone.
 func (c *Calendar) Location() *time.Location { return c.loc }
 
+// Country is the calendar's country code, upper case; "" for none.
+func (c *Calendar) Country() string { return c.country }
+
+// HasHolidays reports whether the calendar knows any public holiday. It is
+// false for the country "": such a calendar is allowed (a region without a
+// holiday feature) but its Holiday field is always false, so a caller
+// should say so, e.g. log it once at start, rather than let a missing
+// country pass unnoticed.
+func (c *Calendar) HasHolidays() bool { return len(c.holidays) > 0 }
+
 // Fields returns the calendar features of the hour starting at t.
 func (c *Calendar) Fields(t time.Time) Fields {
 	l := t.In(c.loc)
@@ -99,7 +111,8 @@ func (c *Calendar) isHoliday(l time.Time) bool {
 	if !ok {
 		days = map[int]bool{}
 		for _, h := range c.holidays {
-			// GB calls its public holidays bank holidays.
+			// GB calls its public holidays bank holidays. Eves and the
+			// other days holidays.go adds are retyped as public.
 			if h.Type != cal.ObservancePublic && h.Type != cal.ObservanceBank {
 				continue
 			}
@@ -115,7 +128,21 @@ func (c *Calendar) isHoliday(l time.Time) bool {
 	return days[l.YearDay()]
 }
 
+// holidaysOf returns the library's holidays of country followed by the
+// local additions (holidays.go), in a new slice: the library's are shared.
 func holidaysOf(country string) ([]*cal.Holiday, error) {
+	lib, err := libraryHolidays(country)
+	if err != nil || lib == nil {
+		return lib, err
+	}
+	add := additions[strings.ToUpper(country)]
+	if strings.EqualFold(country, "UK") {
+		add = additions["GB"]
+	}
+	return append(slices.Clip(lib), add...), nil
+}
+
+func libraryHolidays(country string) ([]*cal.Holiday, error) {
 	switch strings.ToUpper(country) {
 	case "":
 		return nil, nil
@@ -152,9 +179,9 @@ func holidaysOf(country string) ([]*cal.Holiday, error) {
 // finland returns Finland's public holidays (Act on Holidays 1966/1999 as
 // amended): the church holidays plus May Day and Independence Day.
 // Midsummer Day is the Saturday between 20 and 26 June and All Saints' Day
-// the Saturday between 31 October and 6 November. Midsummer Eve and
-// Christmas Eve are de facto days off and are included, as markets treat
-// them so.
+// the Saturday between 31 October and 6 November. Its eves (Midsummer Eve,
+// Christmas Eve, Easter Saturday) are added in holidays.go, by the rule
+// there.
 func finland() []*cal.Holiday {
 	pub := func(h *cal.Holiday, name string) *cal.Holiday {
 		return h.Clone(&cal.Holiday{Name: name, Type: cal.ObservancePublic})
@@ -175,12 +202,9 @@ func finland() []*cal.Holiday {
 		pub(aa.WorkersDay, "Vappu"),
 		pub(aa.AscensionDay, "Helatorstai"),
 		pub(aa.Pentecost, "Helluntaipäivä"),
-		{Name: "Juhannusaatto", Type: cal.ObservancePublic, Month: time.June, Day: 19,
-			Weekday: time.Friday, Offset: 1, Func: cal.CalcWeekdayFrom},
 		sat("Juhannuspäivä", time.June, 20),
 		sat("Pyhäinpäivä", time.October, 31),
 		fixed("Itsenäisyyspäivä", time.December, 6),
-		fixed("Jouluaatto", time.December, 24),
 		fixed("Joulupäivä", time.December, 25),
 		fixed("Tapaninpäivä", time.December, 26),
 	}
