@@ -20,6 +20,11 @@ import (
 	"github.com/wattcast/wattcast/serving/api"
 )
 
+// hourLayout prints an hour in the market's zone with the zone's
+// abbreviation: on the day the clocks go back, the two 03:00s are 03:00
+// EEST and 03:00 EET.
+const hourLayout = "Mon 15:04 MST"
+
 func forecastCommand() *command { return forecastCommandTo(nil, time.Now) }
 
 // forecastCommandTo writes to w (nil: the run's stdout) and reads the clock
@@ -208,7 +213,7 @@ func printForecast(w io.Writer, f *api.RegionForecast, ahead []api.Point, win *a
 		case in(win.Priciest, p.Hour):
 			mark = " dearest"
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s%s\n", p.Hour.In(loc).Format("Mon 15:04"), p.Value, iv, strings.Repeat("█", n), mark)
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s%s\n", p.Hour.In(loc).Format(hourLayout), p.Value, iv, strings.Repeat("█", n), mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -218,11 +223,11 @@ func printForecast(w io.Writer, f *api.RegionForecast, ahead []api.Point, win *a
 		return err
 	}
 	span := func(x *api.Window) string {
-		return fmt.Sprintf("%s – %s", x.Start.In(loc).Format("Mon 15:04"), x.End.In(loc).Format("15:04"))
+		return fmt.Sprintf("%s – %s", x.Start.In(loc).Format(hourLayout), x.End.In(loc).Format("15:04 MST"))
 	}
 	by := ""
 	if win.Before != nil {
-		by = " done by " + win.Before.In(loc).Format("Mon 15:04")
+		by = " done by " + win.Before.In(loc).Format(hourLayout)
 	}
 	_, err := fmt.Fprintf(w, "\ncheapest %d hours ahead%s: %s, mean %.2f\ndearest %d hours ahead%s:  %s, mean %.2f\nspread %.2f %s\n",
 		win.Hours, by, span(win.Cheapest), win.Cheapest.Mean, win.Hours, by, span(win.Priciest), win.Priciest.Mean, *win.Spread, f.Unit)

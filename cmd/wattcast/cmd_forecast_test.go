@@ -52,14 +52,14 @@ func TestForecastCommand(t *testing.T) {
 	}{
 		{"tomorrow in Helsinki time", []string{"--region", "FI"}, []string{
 			"FI 2024-05-15, EUR/MWh (model lear@1, issued 2024-05-14 10:00); times in Europe/Helsinki",
-			"Wed 05:00  10.00     5.00 – 15.00", "█ cheapest", "█ dearest",
-			"cheapest 3 hours ahead: Wed 04:00 – 07:00, mean 10.00", "dearest 3 hours ahead:  Wed 18:00 – 21:00, mean 90.00", "spread 80.00 EUR/MWh"}, ""},
+			"Wed 05:00 EEST  10.00     5.00 – 15.00", "█ cheapest", "█ dearest",
+			"cheapest 3 hours ahead: Wed 04:00 EEST – 07:00 EEST, mean 10.00", "dearest 3 hours ahead:  Wed 18:00 EEST – 21:00 EEST, mean 90.00", "spread 80.00 EUR/MWh"}, ""},
 		{"another zone and window", []string{"--region", "FI", "--hours", "2", "--time-zone", "UTC"}, []string{
-			"times in UTC", "Tue 21:00", "cheapest 2 hours ahead: Wed 01:00 – 03:00, mean 10.00"}, ""},
+			"times in UTC", "Tue 21:00 UTC", "cheapest 2 hours ahead: Wed 01:00 UTC – 03:00 UTC, mean 10.00"}, ""},
 		// Done by 03:00: the next 03:00 in Helsinki is tomorrow's, and
 		// only the night's first three hours end by then.
 		{"before a deadline", []string{"--region", "FI", "--before", "03:00"}, []string{
-			"cheapest 3 hours ahead done by Wed 03:00: Wed 00:00 – 03:00, mean 50.00"}, ""},
+			"cheapest 3 hours ahead done by Wed 03:00 EEST: Wed 00:00 EEST – 03:00 EEST, mean 50.00"}, ""},
 		{"no forecast", []string{"--region", "SE3"}, nil, `no official forecast for region "SE3" yet`},
 		{"bad deadline", []string{"--region", "FI", "--before", "7am"}, nil, "want a time of day such as 07:00"},
 		{"no region", nil, nil, "--region is required"},
@@ -134,8 +134,8 @@ func TestForecastCommandAcrossMidnight(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var out bytes.Buffer
 	_, err = runWithArgs(t, forecastCommandTo(&out, now), "--api", srv.URL, "--region", "FI")
-	checkOutput(t, out.String(), err, []string{"FI 2024-05-15", "cheapest 3 hours ahead: Tue 22:00 – 01:00, mean 5.00",
-		"\nTue 18:00 ", "Tue 22:00  5.00", "Wed 00:00  5.00", "Wed 23:00 "}, "")
+	checkOutput(t, out.String(), err, []string{"FI 2024-05-15", "cheapest 3 hours ahead: Tue 22:00 EEST – 01:00 EEST, mean 5.00",
+		"\nTue 18:00 EEST ", "Tue 22:00 EEST  5.00", "Wed 00:00 EEST  5.00", "Wed 23:00 EEST "}, "")
 	if strings.Contains(out.String(), "Tue 17:00") {
 		t.Errorf("an hour already over is printed:\n%s", out.String())
 	}

@@ -239,13 +239,8 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	if o.listen != "" {
 		h := api.New(api.Config{Forecasts: mon.Forecasts(), Accuracy: mon.Accuracy(), Models: cat,
 			Metrics: promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}), Logger: rc.log,
-			Ready: func() error {
-				if cat.Refreshed().IsZero() {
-					return errors.New("the model registry has not been read yet")
-				}
-				return nil
-			}})
-		srv = &http.Server{Addr: o.listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			Ready: readiness(cat.Refreshed, mon.CaughtUp)})
+		srv = newHTTPServer(o.listen, h)
 	}
 
 	eg.Go(func() error { return sc.Run(ctx) })
@@ -279,6 +274,31 @@ func runScore(rc *runContext, g *globals, o *scoreOptions) error {
 	rc.log.Info("scoring", "mode", o.mode, "group", o.group, "registry", loc, "promotion", dec != nil,
 		"retrain_schedule", o.retrainSchedule, "retrain_worker", !o.noRetrainWorker)
 	return eg.Wait()
+}
+
+// readiness answers /readyz: ready once the registry has been read and the
+// monitor has read what the forecasts and error topics held at its start
+// (until then the accuracy, the leaderboard and the series are partial).
+func readiness(refreshed func() time.Time, caughtUp func() bool) func() error {
+	return func() error {
+		if refreshed().IsZero() {
+			return errors.New("the model registry has not been read yet")
+		}
+		if !caughtUp() {
+			return errors.New("the monitor is still reading the forecasts and error topics")
+		}
+		return nil
+	}
+}
+
+// newHTTPServer is the API's server. WriteTimeout bounds a whole response:
+// the largest (a 35-day series, the accuracy of every region) takes
+// milliseconds, so a minute leaves room for a slow client without holding a
+// stuck connection forever. IdleTimeout closes the kept-alive connections
+// a poller (Home Assistant, every 15 minutes) leaves open.
+func newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second}
 }
 
 // catalogStartBackoff returns the waits after each failed first read of the

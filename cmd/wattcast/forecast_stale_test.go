@@ -48,7 +48,7 @@ func TestForecastCommandStaleForecast(t *testing.T) {
 			"is for 2024-09-03 (365 days ago)"},
 		// Its last hour, 23:00-24:00, is not over yet: still printed.
 		{"last hour left", time.Date(2024, 9, 3, 23, 10, 0, 0, hel), []string{"--hours", "1"},
-			[]string{"FI 2024-09-03", "Tue 23:00  23.00", "cheapest 1 hours ahead: Tue 23:00 – 00:00"}, ""},
+			[]string{"FI 2024-09-03", "Tue 23:00 EEST  23.00", "cheapest 1 hours ahead: Tue 23:00 EEST – 00:00 EEST"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,6 +56,10 @@ type Accuracy interface {
 	WindowValues(window time.Duration, n int) []monitor.WindowValue
 	Series(region string, window time.Duration) []monitor.SeriesPoint
 	Bands() monitor.Bands
+	// Unit is the price unit of a region's scored hours.
+	Unit(region string) string
+	// Keep is how far back scored hours are kept: the longest window.
+	Keep() time.Duration
 }
 
 // Models lists the registry's model versions (a catalog does).
@@ -107,8 +111,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &server{cfg: cfg}
-	mux := http.NewServeMux()
+	s := &server{cfg: cfg, mux: http.NewServeMux()}
+	mux := s.mux
 	mux.HandleFunc("GET /api/v1/forecasts", s.forecasts)
 	mux.HandleFunc("GET /api/v1/forecasts/{region}", s.forecast)
 	mux.HandleFunc("GET /api/v1/forecasts/{region}/windows", s.windows)
@@ -120,15 +124,15 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, status{"ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { s.writeJSON(w, http.StatusOK, status{"ok"}) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if cfg.Ready != nil {
 			if err := cfg.Ready(); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, apiError{err.Error()})
+				s.writeJSON(w, http.StatusServiceUnavailable, apiError{err.Error()})
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, status{"ready"})
+		s.writeJSON(w, http.StatusOK, status{"ready"})
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -137,10 +141,58 @@ func New(cfg Config) http.Handler {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
-	return mux
+	return s
 }
 
-type server struct{ cfg Config }
+type server struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// ServeHTTP serves the routes, and answers a request no route takes the way
+// every other error is answered, as JSON: 404 for an unknown path, 405
+// (with the mux's Allow header) for a method the path does not take.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: the mux's handler is its plain-text 404 or 405; run it
+	// aside for its status and Allow header.
+	c := &captured{header: http.Header{}}
+	h.ServeHTTP(c, r)
+	if c.code == http.StatusMethodNotAllowed {
+		if allow := c.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		s.writeJSON(w, http.StatusMethodNotAllowed, apiError{fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, c.header.Get("Allow"))})
+		return
+	}
+	s.writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no route %s; /openapi.json lists the routes", r.URL.Path)})
+}
+
+// captured is a ResponseWriter that keeps the status and headers and drops
+// the body.
+type captured struct {
+	header http.Header
+	code   int
+}
+
+func (c *captured) Header() http.Header { return c.header }
+
+func (c *captured) Write(b []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (c *captured) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}
 
 type status struct {
 	Status string `json:"status"`
@@ -150,13 +202,20 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// writeJSON answers v as JSON with status code. It encodes v before
+// writing anything, so that a value that does not encode (a NaN where num
+// is not used) is a logged 500 with a JSON error, not a 200 cut short.
+func (s *server) writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		s.cfg.Logger.Error("api: response does not encode", "status", code, "type", fmt.Sprintf("%T", v), "err", err)
+		code = http.StatusInternalServerError
+		b, _ = json.MarshalIndent(apiError{"internal error: the response could not be encoded as JSON"}, "", "  ")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // num is a float64 that encodes NaN as null: an undefined metric is
@@ -194,14 +253,18 @@ type RegionForecast struct {
 	// Current is the official forecast for the hour now: from this
 	// forecast when now falls in its hours, else from the one before it
 	// (today's, once tomorrow's is issued); null when none covers now.
-	Current      *float64   `json:"current"`
-	CurrentHour  *time.Time `json:"current_hour"`
-	Mean         float64    `json:"mean"`
-	Min          float64    `json:"min"`
-	Max          float64    `json:"max"`
-	CheapestHour time.Time  `json:"cheapest_hour"`
-	PriciestHour time.Time  `json:"priciest_hour"`
-	Points       []Point    `json:"points"`
+	Current     *float64   `json:"current"`
+	CurrentHour *time.Time `json:"current_hour"`
+	// Stale is true when every hour of this forecast has ended: the
+	// scorer has stopped forecasting (or not forecast since a restart),
+	// and mean, min and max are of a past day.
+	Stale        bool      `json:"stale"`
+	Mean         float64   `json:"mean"`
+	Min          float64   `json:"min"`
+	Max          float64   `json:"max"`
+	CheapestHour time.Time `json:"cheapest_hour"`
+	PriciestHour time.Time `json:"priciest_hour"`
+	Points       []Point   `json:"points"`
 }
 
 // summarise summarises f, the latest official forecast, with the current
@@ -224,6 +287,12 @@ func summarise(f *schemas.Forecast, recent []*schemas.Forecast, now time.Time) R
 	}
 	if n := len(r.Points); n > 0 {
 		r.Mean = sum / float64(n)
+	}
+	r.Stale = true
+	for _, p := range r.Points {
+		if p.Hour.Add(time.Hour).After(now) {
+			r.Stale = false
+		}
 	}
 	merged, _ := mergeOfficial(slices.Concat(recent, []*schemas.Forecast{f}))
 	for _, p := range merged {
@@ -261,17 +330,17 @@ func (s *server) forecasts(w http.ResponseWriter, _ *http.Request) {
 			out.Forecasts = append(out.Forecasts, summarise(f, s.cfg.Forecasts.RecentOfficial(region), now))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) forecast(w http.ResponseWriter, r *http.Request) {
 	region := r.PathValue("region")
 	f, ok := s.cfg.Forecasts.Latest(region)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
+		s.writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
 		return
 	}
-	writeJSON(w, http.StatusOK, summarise(f, s.cfg.Forecasts.RecentOfficial(region), s.cfg.Now()))
+	s.writeJSON(w, http.StatusOK, summarise(f, s.cfg.Forecasts.RecentOfficial(region), s.cfg.Now()))
 }
 
 // Window is a run of consecutive forecast hours.
@@ -382,30 +451,31 @@ func mergeOfficial(fs []*schemas.Forecast) ([]Point, []int) {
 func (s *server) windows(w http.ResponseWriter, r *http.Request) {
 	n, err := intParam(r, "hours", 3, 1, 24)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	var before time.Time
 	if v := r.URL.Query().Get("before"); v != "" {
 		// A "+" of an offset left unescaped in a URL arrives as a space.
 		if before, err = time.Parse(time.RFC3339, strings.ReplaceAll(v, " ", "+")); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("query parameter before=%q: want an RFC 3339 time such as 2024-05-15T07:00:00+03:00", v)})
+			s.writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("query parameter before=%q: want an RFC 3339 time such as 2024-05-15T07:00:00+03:00", v)})
 			return
 		}
 	}
 	region := r.PathValue("region")
 	fs := s.cfg.Forecasts.RecentOfficial(region)
 	if len(fs) == 0 {
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
+		s.writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no official forecast for region %q yet; GET /api/v1/forecasts lists the regions that have one", region)})
 		return
 	}
-	writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n, before))
+	s.writeJSON(w, http.StatusOK, windowsOf(fs, s.cfg.Now(), n, before))
 }
 
 // WindowValueRow is what following one model's forecasts was worth to a
 // load of Hours hours a day in one region (monitor.WindowValue).
 type WindowValueRow struct {
 	Region       string  `json:"region"`
+	Unit         string  `json:"unit"`
 	ModelID      string  `json:"model_id"`
 	ModelVersion string  `json:"model_version"`
 	Role         string  `json:"role"`
@@ -427,19 +497,19 @@ type WindowValueReport struct {
 }
 
 func (s *server) windowValues(w http.ResponseWriter, r *http.Request) {
-	days, err := intParam(r, "days", 30, 1, 365)
+	days, err := s.daysParam(r, 30)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	n, err := intParam(r, "hours", 3, 1, 24)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	out := WindowValueReport{WindowDays: days, Hours: n, Rows: []WindowValueRow{}}
 	for _, v := range s.cfg.Accuracy.WindowValues(time.Duration(days)*24*time.Hour, n) {
-		row := WindowValueRow{Region: v.Region, ModelID: v.ModelID, ModelVersion: v.ModelVersion, Role: v.Role, Days: v.Days,
+		row := WindowValueRow{Region: v.Region, Unit: v.Unit, ModelID: v.ModelID, ModelVersion: v.ModelVersion, Role: v.Role, Days: v.Days,
 			DayMean: v.DayMean, Best: v.Best, Model: v.Model, Capture: num(v.Capture()), NaiveDays: v.Naive.Days,
 			Naive: num(math.NaN()), NaiveCapture: num(math.NaN())}
 		if v.Naive.Days > 0 {
@@ -447,12 +517,13 @@ func (s *server) windowValues(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Rows = append(out.Rows, row)
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 // AccuracyRow is one model's accuracy in one region and horizon band.
 type AccuracyRow struct {
 	Region        string    `json:"region"`
+	Unit          string    `json:"unit"`
 	ModelID       string    `json:"model_id"`
 	ModelVersion  string    `json:"model_version"`
 	ModelKind     string    `json:"model_kind"`
@@ -488,10 +559,19 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// daysParam reads the days query parameter: a window from 1 day to the days
+// the monitor keeps (35 by default), def when not given (capped the same
+// way). A longer window would silently show fewer days than it says, so it
+// is refused with the maximum in the message.
+func (s *server) daysParam(r *http.Request, def int) (int, error) {
+	hi := max(1, int(s.cfg.Accuracy.Keep()/(24*time.Hour)))
+	return intParam(r, "days", min(def, hi), 1, hi)
+}
+
 func (s *server) accuracy(w http.ResponseWriter, r *http.Request) {
-	days, err := intParam(r, "days", 30, 1, 365)
+	days, err := s.daysParam(r, 30)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	q := monitor.Query{Window: time.Duration(days) * 24 * time.Hour, Region: r.URL.Query().Get("region"),
@@ -500,7 +580,7 @@ func (s *server) accuracy(w http.ResponseWriter, r *http.Request) {
 	for _, x := range s.cfg.Accuracy.Rows(q) {
 		out.Rows = append(out.Rows, accuracyRow(x))
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 func accuracyRow(x monitor.Row) AccuracyRow {
@@ -508,30 +588,36 @@ func accuracyRow(x monitor.Row) AccuracyRow {
 	if x.IntervalN > 0 {
 		lv = x.Level
 	}
-	return AccuracyRow{Region: x.Region, ModelID: x.ModelID, ModelVersion: x.Version, ModelKind: x.Kind, Role: x.Role,
+	return AccuracyRow{Region: x.Region, Unit: x.Unit, ModelID: x.ModelID, ModelVersion: x.Version, ModelKind: x.Kind, Role: x.Role,
 		Band: x.Band, From: x.From, To: x.To, Hours: x.N, MAE: num(x.MAE), RMAE: num(x.RMAE), Coverage: num(x.Coverage),
 		IntervalHours: x.IntervalN, IntervalLevel: num(lv)}
 }
 
 // ModelInfo is one model version with its stage and its accuracy over the
-// last 30 days, all regions pooled (null where it has not been scored).
+// last 30 days in the regions priced in Unit, pooled (null where it has not
+// been scored). A version scored in regions priced in different units
+// (EUR/MWh and p/kWh) has a row per unit: their errors do not add up.
 type ModelInfo struct {
 	// Regions the version serves; empty for every region.
-	Regions      []string   `json:"regions"`
-	ModelID      string     `json:"model_id"`
-	ModelVersion string     `json:"model_version"`
-	ModelKind    string     `json:"model_kind"`
-	Stage        string     `json:"stage"`
-	StageSince   *time.Time `json:"stage_since"`
-	CreatedAt    *time.Time `json:"created_at"`
-	AgeSeconds   *float64   `json:"age_seconds"`
-	Hours30d     int        `json:"hours_30d"`
-	MAE30d       num        `json:"mae_30d"`
-	RMAE30d      num        `json:"rmae_30d"`
-	Coverage30d  num        `json:"coverage_30d"`
+	Regions      []string `json:"regions"`
+	ModelID      string   `json:"model_id"`
+	ModelVersion string   `json:"model_version"`
+	ModelKind    string   `json:"model_kind"`
+	// Unit is the price unit of the regions pooled (MAE is in it); "" for
+	// a version not scored in the last 30 days.
+	Unit        string     `json:"unit"`
+	Stage       string     `json:"stage"`
+	StageSince  *time.Time `json:"stage_since"`
+	CreatedAt   *time.Time `json:"created_at"`
+	AgeSeconds  *float64   `json:"age_seconds"`
+	Hours30d    int        `json:"hours_30d"`
+	MAE30d      num        `json:"mae_30d"`
+	RMAE30d     num        `json:"rmae_30d"`
+	Coverage30d num        `json:"coverage_30d"`
 	// Capture3h30d is the share of the possible saving a load of three
 	// hours a day got by following the version's cheapest window over the
-	// last 30 days, pooled over its regions (monitor.WindowValues).
+	// last 30 days, pooled over its regions priced in Unit
+	// (monitor.WindowValues).
 	Capture3h30d num `json:"capture_3h_30d"`
 }
 
@@ -549,21 +635,33 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func (s *server) models(w http.ResponseWriter, _ *http.Request) {
-	acc := map[string]monitor.Row{}
+	// Rows pooled per version and unit.
+	type versionUnit struct{ key, unit string }
+	acc := map[versionUnit]monitor.Row{}
+	units := map[string][]string{} // per version, sorted
+	addUnit := func(key, unit string) {
+		if !slices.Contains(units[key], unit) {
+			units[key] = append(units[key], unit)
+			slices.Sort(units[key])
+		}
+	}
 	for _, x := range s.cfg.Accuracy.Rows(monitor.Query{Window: 30 * 24 * time.Hour, Pool: true}) {
-		acc[x.ModelID+"@"+x.Version] = x
+		k := versionUnit{x.ModelID + "@" + x.Version, x.Unit}
+		acc[k] = x
+		addUnit(k.key, k.unit)
 	}
 	// Pooled as total saving got over total saving possible, day-weighted.
 	type pool struct{ got, possible float64 }
-	caps := map[string]*pool{}
+	caps := map[versionUnit]*pool{}
 	for _, v := range s.cfg.Accuracy.WindowValues(30*24*time.Hour, monitor.CaptureHours) {
-		k := v.ModelID + "@" + v.ModelVersion
+		k := versionUnit{v.ModelID + "@" + v.ModelVersion, v.Unit}
 		if caps[k] == nil {
 			caps[k] = &pool{}
 		}
 		d := float64(v.Days)
 		caps[k].got += d * (v.DayMean - v.Model)
 		caps[k].possible += d * (v.DayMean - v.Best)
+		addUnit(k.key, k.unit)
 	}
 	now := s.cfg.Now()
 	out := ModelList{Models: []ModelInfo{}}
@@ -572,26 +670,34 @@ func (s *server) models(w http.ResponseWriter, _ *http.Request) {
 		if regions == nil {
 			regions = []string{}
 		}
-		m := ModelInfo{Regions: regions, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Stage: v.Stage,
-			StageSince: timePtr(v.StageSince), CreatedAt: timePtr(v.CreatedAt),
-			MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN()), Capture3h30d: num(math.NaN())}
-		if !v.CreatedAt.IsZero() {
-			age := now.Sub(v.CreatedAt).Seconds()
-			m.AgeSeconds = &age
+		us := units[v.Key()]
+		if len(us) == 0 {
+			us = []string{""} // not scored: one row
 		}
-		if x, ok := acc[v.Key()]; ok {
-			m.Hours30d, m.MAE30d, m.RMAE30d, m.Coverage30d = x.N, num(x.MAE), num(x.RMAE), num(x.Coverage)
+		for _, unit := range us {
+			m := ModelInfo{Regions: regions, ModelID: v.ID, ModelVersion: v.Version, ModelKind: v.Kind, Unit: unit, Stage: v.Stage,
+				StageSince: timePtr(v.StageSince), CreatedAt: timePtr(v.CreatedAt),
+				MAE30d: num(math.NaN()), RMAE30d: num(math.NaN()), Coverage30d: num(math.NaN()), Capture3h30d: num(math.NaN())}
+			if !v.CreatedAt.IsZero() {
+				age := now.Sub(v.CreatedAt).Seconds()
+				m.AgeSeconds = &age
+			}
+			k := versionUnit{v.Key(), unit}
+			if x, ok := acc[k]; ok {
+				m.Hours30d, m.MAE30d, m.RMAE30d, m.Coverage30d = x.N, num(x.MAE), num(x.RMAE), num(x.Coverage)
+			}
+			if p := caps[k]; p != nil {
+				m.Capture3h30d = num(p.got / p.possible)
+			}
+			out.Models = append(out.Models, m)
 		}
-		if p := caps[v.Key()]; p != nil {
-			m.Capture3h30d = num(p.got / p.possible)
-		}
-		out.Models = append(out.Models, m)
 	}
 	slices.SortStableFunc(out.Models, func(a, b ModelInfo) int {
 		return cmp.Or(cmpNaNLast(float64(a.RMAE30d), float64(b.RMAE30d)),
-			cmpNaNLast(float64(a.MAE30d), float64(b.MAE30d)), cmp.Compare(a.ModelID, b.ModelID), cmp.Compare(a.ModelVersion, b.ModelVersion))
+			cmpNaNLast(float64(a.MAE30d), float64(b.MAE30d)), cmp.Compare(a.ModelID, b.ModelID), cmp.Compare(a.ModelVersion, b.ModelVersion),
+			cmp.Compare(a.Unit, b.Unit))
 	})
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 func cmpNaNLast(a, b float64) int {
@@ -630,15 +736,15 @@ type Series struct {
 
 func (s *server) series(w http.ResponseWriter, r *http.Request) {
 	region := r.PathValue("region")
-	days, err := intParam(r, "days", 7, 1, 35)
+	days, err := s.daysParam(r, 7)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
 	pts := s.cfg.Accuracy.Series(region, time.Duration(days)*24*time.Hour)
 	latest, hasLatest := s.cfg.Forecasts.Latest(region)
 	if len(pts) == 0 && !hasLatest {
-		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("nothing known of region %q yet", region)})
+		s.writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("nothing known of region %q yet", region)})
 		return
 	}
 	out := Series{Region: region, Days: days, Points: make([]SeriesPoint, 0, len(pts)), Upcoming: []Point{}}
@@ -648,8 +754,13 @@ func (s *server) series(w http.ResponseWriter, r *http.Request) {
 			Lower: num(p.Lower), Upper: num(p.Upper), Models: p.Models})
 		last = p.Hour
 	}
+	// The unit the scored hours are priced in; the latest forecast's when
+	// none has been scored yet.
+	out.Unit = s.cfg.Accuracy.Unit(region)
 	if hasLatest {
-		out.Unit = latest.Unit
+		if out.Unit == "" {
+			out.Unit = latest.Unit
+		}
 		// Today's hours not yet scored come from today's forecast once
 		// tomorrow's is the latest: the chart has no gap before tomorrow.
 		pts, _ := mergeOfficial(s.cfg.Forecasts.RecentOfficial(region))
@@ -659,5 +770,5 @@ func (s *server) series(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, out)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -225,5 +227,27 @@ func TestPageWithoutAWindowInChromium(t *testing.T) {
 	}
 	if m := windowRE.FindStringSubmatch(dom); m == nil || m[1] != "Fewer than 24 forecast hours left." {
 		t.Errorf("window note %q, want %q", m, "Fewer than 24 forecast hours left.")
+	}
+}
+
+// Behind a proxy that serves the page under a path prefix (Home Assistant
+// ingress, /wattcast/ on a reverse proxy), the page reaches the API under
+// the same prefix: its API URLs are relative to it.
+func TestPageBehindAPathPrefixInChromium(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("/wattcast/", http.StripPrefix("/wattcast", fx.hdlr))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	dom := dumpDOM(t, srv.URL+"/wattcast/?region=FI")
+	if !strings.Contains(dom, `data-ready="true"`) || !renderRE.MatchString(dom) || !rectRE.MatchString(dom) {
+		t.Fatalf("the page did not render FI behind the prefix:\n%s", dom)
+	}
+	if m := regexp.MustCompile(`<div id="error">([^<]*)</div>`).FindStringSubmatch(dom); m == nil || m[1] != "" {
+		t.Errorf("error line %q, want it empty", m)
+	}
+	if n := len(rowRE.FindAllString(dom, -1)); n == 0 {
+		t.Error("no leaderboard rows behind the prefix")
 	}
 }

@@ -3,6 +3,7 @@ package monitor
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -111,6 +112,7 @@ type Accuracy struct {
 	// readers holding mu.RLock fill it.
 	wvMu    sync.Mutex
 	wvCache map[windowKey]cachedValues
+	wvUse   uint64 // a clock for the cache's least recently used
 }
 
 type countKey struct {
@@ -138,6 +140,25 @@ func NewAccuracy(bandEdges []int, keep time.Duration) (*Accuracy, error) {
 
 // Bands returns the horizon bands.
 func (a *Accuracy) Bands() Bands { return a.bands }
+
+// Keep returns how much event time of scored hours is kept per region: the
+// longest window a query can look back over.
+func (a *Accuracy) Keep() time.Duration { return a.keep }
+
+// Unit returns the price unit of region's scored hours (should two model
+// versions disagree, the last one's by ModelKey.String); "" for a region
+// with none.
+func (a *Accuracy) Unit(region string) string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	unit := ""
+	for _, k := range slices.SortedFunc(maps.Keys(a.byReg[region]), func(x, y ModelKey) int { return cmp.Compare(x.String(), y.String()) }) {
+		if u := a.byReg[region][k].unit; u != "" {
+			unit = u
+		}
+	}
+	return unit
+}
 
 // Add records one error record. A record for an hour already recorded for
 // the same model and forecast is ignored (a re-read after a restart).
@@ -202,7 +223,9 @@ func (a *Accuracy) prune(region string) {
 // over a window. Band is "all" for every band together.
 type Row struct {
 	Region, ModelID, Version, Kind, Role string
-	Band                                 string
+	// Unit is the price unit of the hours (MAE is in it).
+	Unit string
+	Band string
 	// From and To bound the scored hours [From, To] of the window.
 	From, To time.Time
 	N        int
@@ -266,8 +289,10 @@ type Query struct {
 	Region, ModelID string
 	// ByBand adds a row per horizon band to the overall ("all") rows.
 	ByBand bool
-	// Pool pools the regions: one row per model version (and band), with
-	// Region "" (each region's hours still in its own window).
+	// Pool pools the regions priced in the same unit: one row per model
+	// version and unit (and band), with Region "" (each region's hours
+	// still in its own window). Regions priced in different units (EUR/MWh
+	// and p/kWh) are never pooled: their errors do not add up.
 	Pool bool
 }
 
@@ -277,7 +302,7 @@ func (a *Accuracy) Rows(q Query) []Row {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	type group struct {
-		region string
+		region, unit string
 		ModelKey
 	}
 	type agg struct {
@@ -300,7 +325,7 @@ func (a *Accuracy) Rows(q Query) []Row {
 			if q.ModelID != "" && k.ModelID != q.ModelID {
 				continue
 			}
-			g := group{region, k}
+			g := group{region, s.unit, k}
 			if q.Pool {
 				g.region = ""
 			}
@@ -333,7 +358,7 @@ func (a *Accuracy) Rows(q Query) []Row {
 		if x.all.n == 0 {
 			continue
 		}
-		base := Row{Region: g.region, ModelID: g.ModelID, Version: g.Version, Kind: x.kind, Role: x.role, From: x.first, To: x.last}
+		base := Row{Region: g.region, ModelID: g.ModelID, Version: g.Version, Kind: x.kind, Role: x.role, Unit: g.unit, From: x.first, To: x.last}
 		r := base
 		r.Band = "all"
 		out = append(out, x.all.row(r))
@@ -350,7 +375,7 @@ func (a *Accuracy) Rows(q Query) []Row {
 	}
 	slices.SortFunc(out, func(x, y Row) int {
 		return cmp.Or(cmp.Compare(x.Region, y.Region), cmp.Compare(x.ModelID, y.ModelID),
-			cmp.Compare(x.Version, y.Version), cmp.Compare(bandOrder(x.Band), bandOrder(y.Band)), cmp.Compare(x.Band, y.Band))
+			cmp.Compare(x.Version, y.Version), cmp.Compare(x.Unit, y.Unit), cmp.Compare(bandOrder(x.Band), bandOrder(y.Band)), cmp.Compare(x.Band, y.Band))
 	})
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/wattcast/wattcast/schemas"
 )
@@ -14,18 +15,20 @@ import (
 // counts the forecasts per model. Safe for concurrent use.
 type Forecasts struct {
 	mu sync.RWMutex
-	// recent holds each region's latest official forecasts by issue time,
-	// at most maxRecentOfficial; the last is the latest.
+	// recent holds each region's latest official forecast of each of its
+	// maxRecentDates latest local dates, sorted by local date.
 	recent  map[string][]*schemas.Forecast
 	byModel map[string]map[ModelKey]*schemas.Forecast
 	counts  map[forecastCountKey]int64
 }
 
-// maxRecentOfficial is how many official forecasts of a region
-// RecentOfficial keeps: today's and tomorrow's, which together hold every
-// hour not yet ended once tomorrow's is issued, and a spare for a day
-// forecast twice (a new champion's first forecast).
-const maxRecentOfficial = 3
+// maxRecentDates is how many local dates of a region RecentOfficial keeps
+// a forecast of (the latest issued for each date): today's and tomorrow's,
+// which together hold every hour not yet ended once tomorrow's is issued,
+// and yesterday's. Keeping dates rather than the last few forecasts means
+// that a day forecast several times (a promotion, then a rollback, each
+// with its own forecast of tomorrow) cannot push today's out.
+const maxRecentDates = 3
 
 type forecastCountKey struct {
 	region string
@@ -61,8 +64,8 @@ func (s *Forecasts) Add(f *schemas.Forecast) {
 	}
 }
 
-// Latest returns the latest official forecast of region. The returned value
-// must not be modified.
+// Latest returns the latest official forecast of region: the latest issued
+// for its latest local date. The returned value must not be modified.
 func (s *Forecasts) Latest(region string) (*schemas.Forecast, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -73,33 +76,48 @@ func (s *Forecasts) Latest(region string) (*schemas.Forecast, bool) {
 	return r[len(r)-1], true
 }
 
-// RecentOfficial returns the region's latest official forecasts, oldest
-// issue first (at most maxRecentOfficial): where two cover the same hour,
-// the later one is the official forecast of that hour now. The values must
-// not be modified.
+// RecentOfficial returns the region's latest official forecast of each of
+// its latest local dates (at most maxRecentDates), oldest issue first:
+// where two cover the same hour, the later one is the official forecast of
+// that hour now. The values must not be modified.
 func (s *Forecasts) RecentOfficial(region string) []*schemas.Forecast {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return slices.Clone(s.recent[region])
+	out := slices.Clone(s.recent[region])
+	s.mu.RUnlock()
+	slices.SortStableFunc(out, func(a, b *schemas.Forecast) int { return a.IssueTime.Compare(b.IssueTime) })
+	return out
 }
 
-// addRecent inserts f into recent (sorted by issue time; a forecast read
-// again is not added twice) and drops the oldest beyond maxRecentOfficial.
+// dateOf is the local date a forecast is for, which RecentOfficial keeps
+// one forecast of: its local_date, else the UTC date of its first hour,
+// else (no hours) its own id, so that it replaces nothing.
+func dateOf(f *schemas.Forecast) string {
+	switch {
+	case f.LocalDate != "":
+		return f.LocalDate
+	case len(f.Points) > 0:
+		return f.Points[0].Hour.UTC().Format(time.DateOnly)
+	}
+	return f.ForecastID
+}
+
+// addRecent records f in recent (sorted by local date, one forecast per
+// date): it replaces the forecast of its date issued at or before it (of
+// two issued at the same time, the one read later is the newer; a forecast
+// read again changes nothing), and the oldest dates beyond maxRecentDates
+// are dropped.
 func addRecent(recent []*schemas.Forecast, f *schemas.Forecast) []*schemas.Forecast {
-	if slices.ContainsFunc(recent, func(g *schemas.Forecast) bool { return g.ForecastID == f.ForecastID }) {
+	d := dateOf(f)
+	i, found := slices.BinarySearchFunc(recent, d, func(g *schemas.Forecast, d string) int { return cmp.Compare(dateOf(g), d) })
+	if found {
+		if g := recent[i]; g.ForecastID != f.ForecastID && !f.IssueTime.Before(g.IssueTime) {
+			recent[i] = f
+		}
 		return recent
 	}
-	// After every forecast issued at or before f: of two issued at the same
-	// time, the one read later is the newer.
-	i, _ := slices.BinarySearchFunc(recent, f, func(g, f *schemas.Forecast) int {
-		if g.IssueTime.After(f.IssueTime) {
-			return 1
-		}
-		return -1
-	})
 	recent = slices.Insert(recent, i, f)
-	if len(recent) > maxRecentOfficial {
-		recent = slices.Delete(recent, 0, len(recent)-maxRecentOfficial)
+	if len(recent) > maxRecentDates {
+		recent = slices.Delete(recent, 0, len(recent)-maxRecentDates)
 	}
 	return recent
 }

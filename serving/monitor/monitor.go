@@ -31,8 +31,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -62,6 +65,10 @@ type Monitor struct {
 	mu       sync.Mutex
 	read     map[string]int64 // records read per topic
 	rejected map[string]int64 // per reason
+
+	// caughtUp is set once Run has read every partition of its topics to
+	// the end offset it had when Run started.
+	caughtUp atomic.Bool
 }
 
 // New checks cfg and returns a monitor. It does not connect.
@@ -85,8 +92,16 @@ func (m *Monitor) Accuracy() *Accuracy { return m.acc }
 // Forecasts returns the store of latest forecasts.
 func (m *Monitor) Forecasts() *Forecasts { return m.forecasts }
 
+// CaughtUp reports whether Run has read everything its topics held when it
+// started: until then the stores hold part of the history (up to 35 days of
+// forecasts and errors are read again at every start), and the accuracy,
+// leaderboard and series they answer with are partial.
+func (m *Monitor) CaughtUp() bool { return m.caughtUp.Load() }
+
 // Run reads the topics from their start (their retention bounds what is
-// read) until ctx is done, then returns nil. A record that does not decode
+// read) until ctx is done, then returns nil. It first lists the topics' end
+// offsets (read_committed: the last stable offsets) and reports CaughtUp
+// once it has read every partition to them. A record that does not decode
 // is counted and logged, not dead-lettered: the monitor commits no offsets,
 // so it would dead-letter the same record again at every start; the
 // promotion decider, which reads the error topics exactly once, does
@@ -97,11 +112,24 @@ func (m *Monitor) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are kept (and skipped by handle) so that a
+		// partition whose last offset is a marker is seen to be at its end.
+		kgo.KeepControlRecords(),
 	)
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
 	defer cl.Close()
+	want, err := m.endOffsets(ctx, kadm.NewClient(cl), topics)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if len(want) == 0 {
+		m.caughtUp.Store(true)
+	}
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -118,10 +146,84 @@ func (m *Monitor) Run(ctx context.Context) error {
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
-				m.handle(r)
+				if !r.Attrs.IsControl() {
+					m.handle(r)
+				}
+			}
+			if n := len(p.Records); n > 0 && len(want) > 0 {
+				k := topicPartition{p.Topic, p.Partition}
+				if end, ok := want[k]; ok && p.Records[n-1].Offset+1 >= end {
+					delete(want, k)
+					if len(want) == 0 {
+						m.caughtUp.Store(true)
+						m.cfg.Logger.Info("monitor: caught up with the topics")
+					}
+				}
 			}
 		})
 	}
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// endOffsets lists the partitions of topics that hold records, with their
+// end offsets (the last stable offsets, as a read_committed reader sees
+// them). A partition whose records were all deleted (retention) has an end
+// offset past its log start with nothing to read, so it is left out. A
+// failed listing is retried (after 1 second, doubling up to 30) until ctx
+// is done: the monitor cannot say when it has caught up without them.
+func (m *Monitor) endOffsets(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		want, err := listEnds(ctx, adm, topics)
+		if err == nil {
+			return want, nil
+		}
+		m.cfg.Logger.Warn("monitor: could not list the topics' end offsets; retrying", "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("monitor: end offsets of %v: %w", topics, err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func listEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	// A topic not created yet holds nothing to catch up with.
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition) && err == nil {
+			err = o.Err
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Listed after the ends, so that records deleted in between make a
+	// partition look empty rather than leave an end that cannot be reached.
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	want := map[topicPartition]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		start := int64(0)
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
+			start = s.Offset
+		}
+		if o.Offset > start {
+			want[topicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return want, nil
 }
 
 func (m *Monitor) handle(r *kgo.Record) {

@@ -19,6 +19,9 @@ import (
 // price; this says how much of the possible saving following it gets.
 type WindowValue struct {
 	Region, ModelID, ModelVersion, Role string
+	// Unit is the price unit of the region's prices (DayMean, Best and
+	// Model are in it).
+	Unit string
 	decision.Value
 	// Naive is the same for the weekly naive forecast (the price a week
 	// earlier) of the days that had one for every hour: the reference.
@@ -29,14 +32,14 @@ type WindowValue struct {
 // each forecast's cheapest run of n hours from the error records of its
 // hours (forecast and actual price; one forecast is one ForecastID).
 func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
-	type key struct{ region, model, version, role string }
+	type key struct{ region, model, version, role, unit string }
 	byKey := map[key]map[string][]point{}
 	for _, e := range errs {
 		p := point{hour: e.Hour, forecast: e.Forecast, actual: e.Actual, naive: math.NaN()}
 		if e.NaiveWeekly != nil {
 			p.naive = *e.NaiveWeekly
 		}
-		k := key{e.Region, e.ModelID, e.ModelVersion, e.Role}
+		k := key{e.Region, e.ModelID, e.ModelVersion, e.Role, e.Unit}
 		if byKey[k] == nil {
 			byKey[k] = map[string][]point{}
 		}
@@ -51,7 +54,7 @@ func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
 			days = append(days, byID[id])
 		}
 		if v, ref := tallyDays(days, n); v.Days > 0 {
-			out = append(out, WindowValue{Region: k.region, ModelID: k.model, ModelVersion: k.version, Role: k.role, Value: v, Naive: ref})
+			out = append(out, WindowValue{Region: k.region, ModelID: k.model, ModelVersion: k.version, Role: k.role, Unit: k.unit, Value: v, Naive: ref})
 		}
 	}
 	sortWindowValues(out)
@@ -63,13 +66,18 @@ func WindowValues(errs []schemas.ForecastError, n int) []WindowValue {
 // value of following each model's forecasts with a load of n hours a day,
 // live. A forecast cut by the window's start counts with the hours left of
 // it. It keeps its answer until the next scored hour arrives, so that
-// scrapes and page loads in between cost nothing.
+// scrapes and page loads in between cost nothing: the answers of the
+// current scored hours only, for at most maxCachedWindows (window, n)
+// pairs.
 func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	key := windowKey{window, n}
 	a.wvMu.Lock()
 	if c, ok := a.wvCache[key]; ok && c.gen == a.gen {
+		a.wvUse++
+		c.used = a.wvUse
+		a.wvCache[key] = c
 		a.wvMu.Unlock()
 		return slices.Clone(c.values)
 	}
@@ -98,16 +106,13 @@ func (a *Accuracy) WindowValues(window time.Duration, n int) []WindowValue {
 				days, i = append(days, pts[i:j]), j
 			}
 			if v, ref := tallyDays(days, n); v.Days > 0 {
-				out = append(out, WindowValue{Region: region, ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Value: v, Naive: ref})
+				out = append(out, WindowValue{Region: region, ModelID: k.ModelID, ModelVersion: k.Version, Role: s.role, Unit: s.unit, Value: v, Naive: ref})
 			}
 		}
 	}
 	sortWindowValues(out)
 	a.wvMu.Lock()
-	if a.wvCache == nil {
-		a.wvCache = map[windowKey]cachedValues{}
-	}
-	a.wvCache[key] = cachedValues{a.gen, out}
+	a.cacheWindowValues(key, out)
 	a.wvMu.Unlock()
 	return slices.Clone(out)
 }
@@ -136,6 +141,38 @@ func tallyDays(days [][]point, n int) (model, naive decision.Value) {
 	return m.Value(), ref.Value()
 }
 
+// maxCachedWindows bounds the (window, hours) pairs whose window values are
+// kept: the metrics' and the page's few, and room for the API's callers.
+// The API takes up to 35 x 24 pairs, which a caller scanning them would
+// otherwise all keep.
+const maxCachedWindows = 16
+
+// cacheWindowValues keeps values as the answer for key at the current
+// generation, with a.wvMu held. Answers of older generations, which no
+// query can return any more, are dropped; beyond maxCachedWindows the least
+// recently used goes.
+func (a *Accuracy) cacheWindowValues(key windowKey, values []WindowValue) {
+	if a.wvCache == nil {
+		a.wvCache = map[windowKey]cachedValues{}
+	}
+	for k, c := range a.wvCache {
+		if c.gen != a.gen {
+			delete(a.wvCache, k)
+		}
+	}
+	a.wvUse++
+	a.wvCache[key] = cachedValues{gen: a.gen, values: values, used: a.wvUse}
+	for len(a.wvCache) > maxCachedWindows {
+		oldest := key
+		for k, c := range a.wvCache {
+			if c.used < a.wvCache[oldest].used {
+				oldest = k
+			}
+		}
+		delete(a.wvCache, oldest)
+	}
+}
+
 type windowKey struct {
 	window time.Duration
 	n      int
@@ -144,11 +181,12 @@ type windowKey struct {
 type cachedValues struct {
 	gen    uint64
 	values []WindowValue
+	used   uint64 // wvUse when last returned or stored
 }
 
 func sortWindowValues(out []WindowValue) {
 	slices.SortFunc(out, func(a, b WindowValue) int {
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Role, b.Role), cmp.Compare(a.ModelID, b.ModelID),
-			cmp.Compare(a.ModelVersion, b.ModelVersion))
+			cmp.Compare(a.ModelVersion, b.ModelVersion), cmp.Compare(a.Unit, b.Unit))
 	})
 }

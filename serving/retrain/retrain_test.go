@@ -170,16 +170,9 @@ func TestWorkerRegistersChallengersOncePerRequest(t *testing.T) {
 	// The second delivery is handled (trained again or skipped) once the
 	// group's committed offset covers both request records, offsets 0
 	// and 1: the worker commits a request only after handling it.
-	adm := kadm.NewClient(cl)
-	for {
-		offs, err := adm.FetchOffsets(ctx, "rt-worker")
-		if err == nil {
-			if o, ok := offs.Lookup(topics.ModelEvents, 0); ok && o.At >= 2 {
-				break
-			}
-		}
+	for !committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2) {
 		if ctx.Err() != nil {
-			t.Fatalf("the worker did not commit both deliveries of the request (last error %v): %v", err, ctx.Err())
+			t.Fatalf("the worker did not commit both deliveries of the request: %v", ctx.Err())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -333,6 +326,17 @@ func TestSchedulerRetriesATickWhoseWriteFailed(t *testing.T) {
 }
 
 // runWorker runs w until until() holds, then stops it.
+// committedAtLeast reports whether group has committed partition 0 of
+// topic at offset at or later.
+func committedAtLeast(ctx context.Context, cl *kgo.Client, group, topic string, at int64) bool {
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	o, ok := offs.Lookup(topic, 0)
+	return ok && o.At >= at
+}
+
 func runWorker(t *testing.T, ctx context.Context, w *Worker, until func() bool) {
 	t.Helper()
 	runCtx, stop := context.WithCancel(ctx)
@@ -448,7 +452,9 @@ func TestWorkerGivesUpARequestThatKeepsFailing(t *testing.T) {
 	}
 	w := &Worker{Kafka: kc, Topics: topics, Group: "rt-worker", Trainer: trainer, Registry: reg, Store: store, Producer: "test",
 		Actor: "test", FromStart: true, MaxAttempts: 3, RetryWait: 10 * time.Millisecond}
-	runWorker(t, ctx, w, func() bool { return len(w.Registered()) > 0 })
+	// Registered is set before the second request's offset is committed:
+	// stop only once it is.
+	runWorker(t, ctx, w, func() bool { return len(w.Registered()) > 0 && committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2) })
 
 	if n := failed.Load(); n != 3 {
 		t.Errorf("the failing request was tried %d times, want MaxAttempts = 3", n)
