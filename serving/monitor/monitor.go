@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wattcast/wattcast/schemas"
@@ -151,7 +150,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 				}
 			}
 			if n := len(p.Records); n > 0 && len(want) > 0 {
-				k := topicPartition{p.Topic, p.Partition}
+				k := topicPartition{Topic: p.Topic, Partition: p.Partition}
 				if end, ok := want[k]; ok && p.Records[n-1].Offset+1 >= end {
 					delete(want, k)
 					if len(want) == 0 {
@@ -164,10 +163,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-type topicPartition struct {
-	topic     string
-	partition int32
-}
+type topicPartition = kafka.TopicPartition
 
 // endOffsets lists the partitions of topics that hold records, with their
 // end offsets (the last stable offsets, as a read_committed reader sees
@@ -191,39 +187,7 @@ func (m *Monitor) endOffsets(ctx context.Context, adm *kadm.Client, topics []str
 }
 
 func listEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		return nil, err
-	}
-	// A topic not created yet holds nothing to catch up with.
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition) && err == nil {
-			err = o.Err
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Listed after the ends, so that records deleted in between make a
-	// partition look empty rather than leave an end that cannot be reached.
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err != nil {
-		return nil, err
-	}
-	want := map[topicPartition]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			return
-		}
-		start := int64(0)
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
-			start = s.Offset
-		}
-		if o.Offset > start {
-			want[topicPartition{o.Topic, o.Partition}] = o.Offset
-		}
-	})
-	return want, nil
+	return kafka.ReadableEnds(ctx, adm, topics...)
 }
 
 func (m *Monitor) handle(r *kgo.Record) {

@@ -454,7 +454,9 @@ func TestWorkerGivesUpARequestThatKeepsFailing(t *testing.T) {
 		Actor: "test", FromStart: true, MaxAttempts: 3, RetryWait: 10 * time.Millisecond}
 	// Registered is set before the second request's offset is committed:
 	// stop only once it is.
-	runWorker(t, ctx, w, func() bool { return len(w.Registered()) > 0 && committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2) })
+	runWorker(t, ctx, w, func() bool {
+		return len(w.Registered()) > 0 && committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2)
+	})
 
 	if n := failed.Load(); n != 3 {
 		t.Errorf("the failing request was tried %d times, want MaxAttempts = 3", n)

@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -25,6 +27,52 @@ func ReadAll(ctx context.Context, cfg Config, topic string) ([]*kgo.Record, erro
 	return out, nil
 }
 
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// ReadableEnds returns, for each partition of topics with something to
+// read, its last stable offset: where a read_committed reader that starts
+// now is at the end. A partition whose records were all deleted
+// (retention, DeleteRecords) has an end past its log start but nothing to
+// fetch, so it is left out, as is a topic that does not exist yet.
+func ReadableEnds(ctx context.Context, adm *kadm.Client, topics ...string) (map[TopicPartition]int64, error) {
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets: %w", err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition) && err == nil {
+			err = fmt.Errorf("end offset of %s[%d]: %w", o.Topic, o.Partition, o.Err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Listed after the ends, so that records deleted in between make a
+	// partition look empty rather than leave an end that cannot be reached.
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("start offsets: %w", err)
+	}
+	want := map[TopicPartition]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		start := int64(0) // an unknown start is 0, as in source.loadCheckpoints
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
+			start = s.Offset
+		}
+		if o.Offset > start {
+			want[TopicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return want, nil
+}
+
 // Scan calls fn with every committed record of topic, read_committed, up to
 // the end offsets the topic had when Scan was called, in offset order within
 // each partition.
@@ -33,36 +81,15 @@ func Scan(ctx context.Context, cfg Config, topic string, fn func(*kgo.Record)) e
 	if err != nil {
 		return err
 	}
-	ac := kadm.NewClient(adm)
-	ends, err := ac.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		adm.Close()
-		return fmt.Errorf("kafka: end offsets of %s: %w", topic, err)
-	}
-	// Listed after the ends, so that records deleted in between make a
-	// partition look empty rather than leave an end that cannot be reached.
-	starts, err := ac.ListStartOffsets(ctx, topic)
+	ends, err := ReadableEnds(ctx, kadm.NewClient(adm), topic)
 	adm.Close()
 	if err != nil {
-		return fmt.Errorf("kafka: start offsets of %s: %w", topic, err)
+		return fmt.Errorf("kafka: %s: %w", topic, err)
 	}
-	// A partition has something to read only when its end is past its log
-	// start: one whose records were all deleted (retention, DeleteRecords)
-	// has an end offset > 0 but nothing to fetch, and would be waited for
-	// until ctx ends. As in source.loadCheckpoints, an unknown start is 0.
 	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			return
-		}
-		start := int64(0)
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
-			start = s.Offset
-		}
-		if o.Offset > start {
-			want[o.Partition] = o.Offset
-		}
-	})
+	for tp, end := range ends {
+		want[tp.Partition] = end
+	}
 	if len(want) == 0 {
 		return nil
 	}
