@@ -361,3 +361,41 @@ func TestGRUBeatsStandardNaive(t *testing.T) {
 		t.Fatalf("GRU has %d parameters, baseline index %d", g.NumParams(), g.net.Base)
 	}
 }
+
+// A correction to yesterday's price published after the issue time (in
+// the final row of an hour that ends after it) must not reach a forecast:
+// the model takes the price as known at the issue time, the target rows'
+// price_lag_24h. Hours that ended before the issue time keep their final
+// price.
+func TestYesterdaysPricesAsKnownAtTheIssueTime(t *testing.T) {
+	t.Parallel()
+	rows := synthRows(t, synthOpts{zone: "Europe/Helsinki", start: "2023-01-02", days: 21, seed: 3, noise: 5})
+	const target, yesterday = "2023-01-18", "2023-01-17" // a Wednesday: the standard naive copies yesterday
+	asIssued := map[int]float64{}
+	for i := range rows {
+		if rows[i].LocalDate == yesterday {
+			asIssued[rows[i].LocalHour] = *rows[i].Price
+		}
+	}
+	hist, tgt := splitDay(rows, target)
+	for i := range tgt {
+		v := asIssued[tgt[i].LocalHour]
+		tgt[i].PriceLag24h = &v
+	}
+	// Yesterday's hours from 10:00 (the issue time) on were corrected later.
+	for i := range hist {
+		if hist[i].LocalDate == yesterday && hist[i].LocalHour >= 10 {
+			v := *hist[i].Price + 100
+			hist[i].Price = &v
+		}
+	}
+	got, err := NaiveStandard{}.Predict(Day{History: hist, Target: readyRows(tgt)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range tgt {
+		if want := asIssued[r.LocalHour]; got[i] != want {
+			t.Errorf("local hour %d: %v, want %v, yesterday's price as known at the issue time", r.LocalHour, got[i], want)
+		}
+	}
+}

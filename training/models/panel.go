@@ -35,7 +35,12 @@ type dayRec struct {
 	known   [][Slots]float64 // by index in panel.known
 	obs     [][Slots]float64 // by index in panel.observed
 	hour    [Slots]time.Time // UTC start of the slot's first hour
-	issue   time.Time
+	// lag24 is the price of the previous day's same slot as known at this
+	// day's issue time (the rows' price_lag_24h), NaN where the rows had
+	// none: the previous day's later hours end after the issue time, and
+	// their final rows' prices may hold a correction published after it.
+	lag24 [Slots]float64
+	issue time.Time
 	// lastPrice is the latest price hour known at issue; when the rows did
 	// not say, priceKnownBefore is used instead (hours before the issue time).
 	lastPrice time.Time
@@ -131,6 +136,7 @@ func buildPanel(rows []schemas.FeatureRow, known, observed []string) (*panel, er
 		dr.date = lo.AddDate(0, 0, i)
 		dr.weekday = isoWeekday(dr.date)
 		dr.price = nanSlots()
+		dr.lag24 = nanSlots()
 		dr.known = make([][Slots]float64, len(known))
 		dr.obs = make([][Slots]float64, len(observed))
 		for k := range dr.known {
@@ -170,6 +176,9 @@ func buildPanel(rows []schemas.FeatureRow, known, observed []string) (*panel, er
 		if r.Final && r.Price != nil && finite(*r.Price) {
 			a.price[s] += *r.Price
 			a.priceN[s]++
+		}
+		if r.PriceLag24h != nil && finite(*r.PriceLag24h) {
+			dr.lag24[s] = *r.PriceLag24h // both rows of a repeated hour carry the same
 		}
 		for k, v := range r.KnownAhead {
 			if j, ok := kIdx[k]; ok && finite(v) {
@@ -284,6 +293,13 @@ func (p *panel) priceKnown(d, s, t int) bool {
 // price is the price of day d slot s as known for target day t, falling
 // back to the same slot on earlier days; NaN if none is known.
 func (p *panel) price(d, s, t int) float64 {
+	// The previous day's hours that end after the target's issue time:
+	// their price as known at the issue time, not as corrected later.
+	if d == t-1 && t < len(p.days) && !p.days[d].hour[s].IsZero() && p.days[d].hour[s].Add(time.Hour).After(p.days[t].issue) {
+		if v := p.days[t].lag24[s]; !math.IsNaN(v) && p.priceKnown(d, s, t) {
+			return v
+		}
+	}
 	for k := 0; k <= fallbackDays && d-k >= 0; k++ {
 		if p.priceKnown(d-k, s, t) {
 			if v := p.days[d-k].price[s]; !math.IsNaN(v) {
