@@ -46,30 +46,40 @@ func processCommand() *command {
 				if err := ensureTopics(rc, kc, processors.Topics(topics, int32(g.partitions))); err != nil {
 					return err
 				}
-				eg, ctx := errgroup.WithContext(rc)
+				// Build both halves before starting either: an error after
+				// the first goroutine started would leave it running.
+				var runs []func(context.Context) error
+				procGroup, sinkGroup, lakeURL := orDefault(*group, topics.Group(processors.DefaultGroup)), orDefault(*lakeGroup, topics.Group(lakesink.DefaultGroup)), ""
 				if !*noFeatures {
 					p, err := processors.New(processors.Config{
 						Kafka: kc, Topics: topics, Producer: kafka.Producer(version, "processor"), Logger: rc.log,
 						Features:  features.Config{Regions: extra, AllowedLateness: *lateness},
-						StopAtEnd: *untilEnd, InstanceID: *instance, Group: orDefault(*group, topics.Group(processors.DefaultGroup)),
+						StopAtEnd: *untilEnd, InstanceID: *instance, Group: procGroup,
 					})
 					if err != nil {
 						return err
 					}
-					eg.Go(func() error { return p.Run(ctx) })
+					runs = append(runs, p.Run)
 				}
 				if !*noLake {
 					b, err := g.openLake(rc)
 					if err != nil {
 						return err
 					}
+					lakeURL = b.URL("")
 					s, err := lakesink.New(lakesink.Config{Kafka: kc, Topics: topics, Store: b, Logger: rc.log,
-						Group:   orDefault(*lakeGroup, topics.Group(lakesink.DefaultGroup)),
+						Group:   sinkGroup,
 						MaxRows: *maxRows, MaxBytes: *maxBytes, RollInterval: *roll, IdleFlush: *idle, StopAtEnd: *untilEnd})
 					if err != nil {
 						return err
 					}
-					eg.Go(func() error { return s.Run(ctx) })
+					runs = append(runs, s.Run)
+				}
+				rc.log.Info("processing", "features", !*noFeatures, "group", procGroup, "allowed_lateness", *lateness,
+					"lake", lakeURL, "lake_group", sinkGroup, "topic_prefix", topics.Prefix)
+				eg, ctx := errgroup.WithContext(rc)
+				for _, run := range runs {
+					eg.Go(func() error { return run(ctx) })
 				}
 				return eg.Wait()
 			}

@@ -727,9 +727,9 @@ func (r *run) retry(ctx context.Context, what string, fn func() error) error {
 		r.s.stats.update(func(s *Stats) { s.StoreRetries++ })
 		// Log attempts 1, 2, 4, 8, ...: an outage shows at once without
 		// flooding the log with one line per request and retry.
-		level := slog.LevelDebug
+		level, attention := slog.LevelDebug, slog.LevelDebug
 		if attempt&(attempt-1) == 0 {
-			level = slog.LevelWarn
+			level, attention = slog.LevelWarn, slog.LevelError
 		}
 		if lake.IsRetryable(err) {
 			hardSince = time.Time{}
@@ -742,7 +742,7 @@ func (r *run) retry(ctx context.Context, what string, fn func() error) error {
 				return fmt.Errorf("lakesink: %s: the store refused for %s: %w (check the lake URL, bucket and credentials)",
 					what, cfg.GiveUpAfter, err)
 			}
-			r.s.log.Log(ctx, level+(slog.LevelError-slog.LevelWarn), "lake sink store request failed with an error that needs attention; retrying", "what", what,
+			r.s.log.Log(ctx, attention, "lake sink store request failed with an error that needs attention; retrying", "what", what,
 				"attempt", attempt, "backoff", delay, "err", err)
 		}
 		if r.rebalance.Load() {
