@@ -14,6 +14,7 @@ import (
 	"github.com/wattcast/wattcast/streams/csvimport"
 	"github.com/wattcast/wattcast/streams/kafka"
 	"github.com/wattcast/wattcast/streams/source"
+	bars "github.com/wattcast/wattcast/training/progress"
 )
 
 func importCommand() *command {
@@ -128,13 +129,20 @@ func importCommand() *command {
 				}
 				defer pub.Close()
 				start := time.Now()
+				// A bar on a terminal, a line every few seconds in a log.
+				var bar *bars.Bar
 				st, err := source.Import(rc, pub, res, source.ImportOptions{File: *dataPath, Region: m.Region,
-					Progress: func(done, total int) { fmt.Fprintf(rc.out, "\rpublished %d/%d", done, total) }})
-				fmt.Fprintln(rc.out)
+					Progress: func(done, total int) {
+						if bar == nil {
+							bar = bars.New(rc.out, "import "+m.Region, total)
+						}
+						bar.Set(done, "")
+					}})
+				bar.Done()
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(rc.out, "published %d prices, %d observations, %d forecasts, %d dead letters; %d already published (skipped) in %s\n",
+				fmt.Fprintf(rc.out, "published %d prices, %d observations, %d forecasts, %d dead letters; %d already published (skipped, not counted above) in %s\n",
 					st.Prices, st.Observations, st.Forecasts, st.DeadLetters, st.Duplicates, time.Since(start).Round(time.Millisecond))
 				return nil
 			}
