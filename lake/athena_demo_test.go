@@ -1,11 +1,9 @@
 package lake
 
 import (
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"testing"
 )
 
@@ -23,18 +21,7 @@ func TestDocumentedQueriesReturnRowsOnTheDemoLake(t *testing.T) {
 		t.Skip("skipping: no demo lake at .wattcast/demo/lake (run `make demo`)")
 	}
 	requirePython(t, "duckdb")
-	out, err := exec.Command("python3", "lakesql.py", "--lake", demoLake, "--docs", "../docs/athena.md", "--json").Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("lakesql.py: %v\n%s", err, stderr)
-	}
-	var results []queryResult
-	if err := json.Unmarshal(out, &results); err != nil {
-		t.Fatalf("lakesql.py output: %v\n%s", err, out)
-	}
+	results := documentedQueries(t, demoLake)
 	if len(results) == 0 {
 		t.Fatal("no queries found in docs/athena.md")
 	}

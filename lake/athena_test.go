@@ -76,13 +76,10 @@ type queryResult struct {
 	Rows    [][]any  `json:"rows"`
 }
 
-// Every query documented in docs/athena.md runs on DuckDB over a lake the
-// Go code wrote, and returns what the data implies. A documented query
-// without a check here fails the test, so new examples get checked too.
-func TestDocumentedQueriesRunOnDuckDB(t *testing.T) {
-	t.Parallel()
-	requirePython(t, "duckdb")
-	_, _, dir := newSampleLake(t)
+// documentedQueries runs every query of docs/athena.md on DuckDB over the
+// lake in dir (lakesql.py) and returns their results.
+func documentedQueries(t *testing.T, dir string) []queryResult {
+	t.Helper()
 	out, err := exec.Command("python3", "lakesql.py", "--lake", dir, "--docs", "../docs/athena.md", "--json").Output()
 	if err != nil {
 		var stderr []byte
@@ -95,6 +92,17 @@ func TestDocumentedQueriesRunOnDuckDB(t *testing.T) {
 	if err := json.Unmarshal(out, &results); err != nil {
 		t.Fatalf("lakesql.py output: %v\n%s", err, out)
 	}
+	return results
+}
+
+// Every query documented in docs/athena.md runs on DuckDB over a lake the
+// Go code wrote, and returns what the data implies. A documented query
+// without a check here fails the test, so new examples get checked too.
+func TestDocumentedQueriesRunOnDuckDB(t *testing.T) {
+	t.Parallel()
+	requirePython(t, "duckdb")
+	_, _, dir := newSampleLake(t)
+	results := documentedQueries(t, dir)
 	checks := map[string]func(t *testing.T, r queryResult){
 		"latest_prices": func(t *testing.T, r queryResult) {
 			want := [][]any{
