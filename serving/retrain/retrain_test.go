@@ -161,25 +161,12 @@ func TestWorkerRegistersChallengersOncePerRequest(t *testing.T) {
 	}
 	w := &Worker{Kafka: kc, Topics: topics, Group: "rt-worker", Trainer: trainer, Registry: reg, Store: store, Producer: "test",
 		Actor: "test", FromStart: true}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	for len(w.Registered()) == 0 && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
 	// The second delivery is handled (trained again or skipped) once the
 	// group's committed offset covers both request records, offsets 0
 	// and 1: the worker commits a request only after handling it.
-	for !committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2) {
-		if ctx.Err() != nil {
-			t.Fatalf("the worker did not commit both deliveries of the request: %v", ctx.Err())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runWorker(t, ctx, w, func() bool {
+		return len(w.Registered()) > 0 && committedAtLeast(ctx, cl, "rt-worker", topics.ModelEvents, 2)
+	})
 	if n := trained.Load(); n != 1 {
 		t.Errorf("trained %d times for one request delivered twice, want 1", n)
 	}
