@@ -766,28 +766,14 @@ func (r *run) retry(ctx context.Context, what string, fn func() error) error {
 // snapshotEnds records the last stable offset of every input partition
 // (read_committed stops there), and which partitions already are done.
 func (r *run) snapshotEnds(ctx context.Context, topics []string) error {
-	adm := kadm.NewClient(r.cl)
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	ends, err := kafka.ReadableEnds(ctx, kadm.NewClient(r.cl), topics...)
 	if err != nil {
-		return fmt.Errorf("lakesink: list end offsets of %v: %w", topics, err)
+		return fmt.Errorf("lakesink: %v: %w", topics, err)
 	}
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("lakesink: list start offsets of %v: %w", topics, err)
+	r.ends = make(map[tp]int64, len(ends))
+	for k, end := range ends {
+		r.ends[tp{k.Topic, k.Partition}] = end
 	}
-	r.ends = make(map[tp]int64)
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil || o.Partition < 0 {
-			return // a topic that does not exist yet has nothing to store
-		}
-		start := int64(0)
-		if so, ok := starts.Lookup(o.Topic, o.Partition); ok && so.Err == nil {
-			start = so.Offset
-		}
-		if o.Offset > start {
-			r.ends[tp{o.Topic, o.Partition}] = o.Offset
-		}
-	})
 	if err := r.refreshCommitted(ctx); err != nil {
 		return err
 	}

@@ -150,7 +150,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 				}
 			}
 			if n := len(p.Records); n > 0 && len(want) > 0 {
-				k := topicPartition{Topic: p.Topic, Partition: p.Partition}
+				k := kafka.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 				if end, ok := want[k]; ok && p.Records[n-1].Offset+1 >= end {
 					delete(want, k)
 					if len(want) == 0 {
@@ -163,17 +163,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-type topicPartition = kafka.TopicPartition
-
-// endOffsets lists the partitions of topics that hold records, with their
-// end offsets (the last stable offsets, as a read_committed reader sees
-// them). A partition whose records were all deleted (retention) has an end
-// offset past its log start with nothing to read, so it is left out. A
-// failed listing is retried (after 1 second, doubling up to 30) until ctx
-// is done: the monitor cannot say when it has caught up without them.
-func (m *Monitor) endOffsets(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
+// endOffsets is kafka.ReadableEnds of topics, retried (after 1 second,
+// doubling up to 30) until ctx is done: the monitor cannot say when it has
+// caught up without them.
+func (m *Monitor) endOffsets(ctx context.Context, adm *kadm.Client, topics []string) (map[kafka.TopicPartition]int64, error) {
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		want, err := listEnds(ctx, adm, topics)
+		want, err := kafka.ReadableEnds(ctx, adm, topics...)
 		if err == nil {
 			return want, nil
 		}
@@ -184,10 +179,6 @@ func (m *Monitor) endOffsets(ctx context.Context, adm *kadm.Client, topics []str
 		case <-time.After(wait):
 		}
 	}
-}
-
-func listEnds(ctx context.Context, adm *kadm.Client, topics []string) (map[topicPartition]int64, error) {
-	return kafka.ReadableEnds(ctx, adm, topics...)
 }
 
 func (m *Monitor) handle(r *kgo.Record) {
