@@ -24,7 +24,7 @@ func TestScanDeletedRecords(t *testing.T) {
 	kcfg := brokertest.Start(t)
 	cl := brokertest.Client(t, kcfg, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for _, tc := range []struct {
 		name    string
@@ -62,7 +62,10 @@ func TestScanDeletedRecords(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// Bounds a Scan that waits for an end it cannot reach (the bug
+			// this guards against), with room for a loaded CI machine: 5 s
+			// once timed out there reading one record.
+			sctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 			defer cancel()
 			var got []string
 			if err := kafka.Scan(sctx, kcfg, topic, func(r *kgo.Record) { got = append(got, string(r.Value)) }); err != nil {
